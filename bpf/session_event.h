@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The wire contract between the kernel program and user space: one
+ * session_event per TCP session, written to the ring buffer when the
+ * session reaches TCP_CLOSE. Plain fixed-width types only, so this header
+ * compiles both with vmlinux.h (BPF side) and with <linux/types.h> (addon).
+ * The addon exports sizeof/offsetof of every field, and a test checks the
+ * TypeScript decoder against them.
+ */
+#ifndef TCPLIFE_SESSION_EVENT_H
+#define TCPLIFE_SESSION_EVENT_H
+
+#define TASK_COMM_LEN 16
+
+/* Who opened the session. */
+enum session_role {
+	ROLE_CLIENT = 1, /* first state seen was SYN_SENT: this host connected */
+	ROLE_SERVER = 2, /* first state seen was SYN_RECV: this host accepted */
+	ROLE_UNKNOWN = 3, /* birth not observed */
+};
+
+/* session_event.flags */
+#define SESSION_F_BIRTH_SEEN 0x01  /* birth_ns is the real first state */
+#define SESSION_F_ESTABLISHED 0x02 /* reached ESTABLISHED (handshake done) */
+#define SESSION_F_OWNER_KNOWN 0x04 /* pid/comm came from process context */
+#define SESSION_F_FIN_ACKED 0x08   /* our FIN was sent and acked: +1 in bytes_acked */
+#define SESSION_F_FIN_RECEIVED 0x10 /* the peer's FIN was counted in bytes_received */
+
+/* Where the owner (pid, comm) came from; the first evidence wins. */
+enum owner_source {
+	OWNER_NONE = 0,
+	OWNER_CONNECT = 1,    /* SYN_SENT: connect() */
+	OWNER_SOCKET_IO = 2,  /* first sendmsg/recvmsg on the socket */
+	OWNER_CLOSE = 3,      /* FIN_WAIT1 or LAST_ACK: close()/shutdown() */
+};
+
+/* Kernel-side counters, one slot each in a per-CPU array. */
+enum probe_counter {
+	COUNTER_SESSIONS_EMITTED = 0, /* written to the ring buffer */
+	COUNTER_RINGBUF_FULL = 1,     /* could not be written: lost */
+	COUNTER_FILTERED = 2,         /* closed but excluded by a filter */
+	COUNTER_BIRTH_MISSED = 3,     /* closed with no state: started before us */
+	COUNTER_STORAGE_FAILED = 4,   /* per-socket state could not be created */
+	COUNTER_MAX = 5,
+};
+
+/* Filter switches, set by user space (mutable: filters change at reload). */
+struct filter_config {
+	__u8 by_pid;         /* owner tgid must be in filter_pids */
+	__u8 by_local_port;  /* local port must be in filter_lports */
+	__u8 by_remote_port; /* remote port must be in filter_rports */
+	__u8 family;         /* 0: any, else AF_INET (2) or AF_INET6 (10) */
+	__u32 _pad;
+};
+
+struct session_event {
+	__u64 birth_ns;       /* CLOCK_BOOTTIME: first state (SYN_SENT/SYN_RECV) */
+	__u64 established_ns; /* CLOCK_BOOTTIME: ESTABLISHED; 0 if never */
+	__u64 end_ns;         /* CLOCK_BOOTTIME: CLOSE */
+	__u64 cookie;         /* socket cookie: unique for the boot */
+	__u64 bytes_acked;    /* tcp_sock.bytes_acked: sequence space, SYN/FIN count 1 */
+	__u64 bytes_received; /* tcp_sock.bytes_received: sequence space, FIN counts 1 */
+	__u64 cgroup_id;      /* cgroup v2 id of the owner, when known */
+	__u32 pid;            /* owner tgid (init pid namespace); 0 when unknown */
+	__u32 tid;            /* owner thread id; 0 when unknown */
+	__u32 netns;          /* network namespace inode */
+	__u32 snd_una;        /* at close: with bytes_acked gives the local ISN */
+	__u32 rcv_nxt;        /* at close: with bytes_received gives the peer's ISN */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u16 lport;          /* host byte order */
+	__u16 rport;          /* host byte order */
+	__u8 oldstate;        /* TCP state before CLOSE: tells the outcome */
+	__u8 role;            /* enum session_role */
+	__u8 flags;           /* SESSION_F_* */
+	__u8 owner_source;    /* enum owner_source */
+	__u8 error;           /* sk_err at close: ECONNREFUSED, ECONNRESET, ETIMEDOUT... */
+	__u8 _pad[1];
+	__u8 laddr[16];       /* network byte order; IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	char comm[TASK_COMM_LEN];
+};
+
+#endif /* TCPLIFE_SESSION_EVENT_H */

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcplife-otel kernel program: follows each TCP socket from its first state
+ * (SYN_SENT or SYN_RECV) to TCP_CLOSE and writes one session_event to a ring
+ * buffer when it closes.
+ *
+ * Two attach mechanisms share one body: tp_btf/inet_sock_set_state (per-socket
+ * storage freed with the socket) and, where BTF tracepoints are unavailable,
+ * the classic sock:inet_sock_set_state tracepoint (an LRU hash keyed by the
+ * socket pointer, reset at every birth so a reused pointer starts clean).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "session_event.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* What we keep per socket between its birth and its close. */
+struct sock_state {
+	__u64 birth_ns;
+	__u64 established_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u8 role;
+	__u8 flags;
+	__u8 owner_source;
+	__u8 _pad[5];
+	char comm[TASK_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_state);
+} sk_states SEC(".maps");
+
+/* Fallback for the classic tracepoint, which cannot use socket storage.
+ * user space sizes it to 1 entry when tp_btf is in use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sock_state);
+} sk_states_lru SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* user space may resize before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Filters are data: switches in filter_cfg, members in the sets below. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct filter_config);
+} filter_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_lports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_rports SEC(".maps");
+
+/* Queued bytes at which a submit wakes the reader; below it the reader's
+ * timer drains the ring, so a storm costs a few wakeups, not one per event. */
+/* States that exist only after our FIN was queued. */
+#define FIN_SENT_STATES ((1 << TCP_FIN_WAIT1) | (1 << TCP_FIN_WAIT2) | \
+			 (1 << TCP_CLOSING) | (1 << TCP_LAST_ACK))
+
+const volatile __u64 wakeup_bytes = 64 * 1024;
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *slot = bpf_map_lookup_elem(&counters, &which);
+
+	if (slot)
+		*slot += 1; /* per-CPU slot: no atomics needed */
+}
+
+/* Per-socket state: socket storage on tp_btf, the LRU hash otherwise.
+ * `btf` is a compile-time constant in each caller, so each program only
+ * contains the helper calls its program type allows. */
+static __always_inline struct sock_state *state_lookup(struct sock *sk, bool btf)
+{
+	__u64 key = (__u64)sk;
+
+	if (btf)
+		return bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	return bpf_map_lookup_elem(&sk_states_lru, &key);
+}
+
+static __always_inline struct sock_state *state_create(struct sock *sk, bool btf)
+{
+	static const struct sock_state empty = {};
+	__u64 key = (__u64)sk;
+	struct sock_state *st;
+
+	if (btf) {
+		st = bpf_sk_storage_get(&sk_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	} else {
+		bpf_map_update_elem(&sk_states_lru, &key, &empty, BPF_ANY);
+		st = bpf_map_lookup_elem(&sk_states_lru, &key);
+	}
+	if (!st)
+		count(COUNTER_STORAGE_FAILED);
+	return st;
+}
+
+static __always_inline void state_delete(struct sock *sk, bool btf)
+{
+	__u64 key = (__u64)sk;
+
+	if (btf)
+		bpf_sk_storage_delete(&sk_states, sk);
+	else
+		bpf_map_delete_elem(&sk_states_lru, &key);
+}
+
+/* Only called where the current task is the socket's user: a system call. */
+static __always_inline void take_owner(struct sock_state *st, __u8 source)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	st->pid = id >> 32;
+	st->tid = (__u32)id;
+	st->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	st->owner_source = source;
+	st->flags |= SESSION_F_OWNER_KNOWN;
+}
+
+static __always_inline bool in_set(void *set, void *key)
+{
+	return bpf_map_lookup_elem(set, key) != NULL;
+}
+
+/* Filters are decided at close, when every field is final: a server
+ * socket's remote port is still 0 at its birth. */
+static __always_inline bool wanted(struct sock_state *st, __u16 family,
+				   __u16 lport, __u16 rport)
+{
+	__u32 zero = 0;
+	struct filter_config *cfg = bpf_map_lookup_elem(&filter_cfg, &zero);
+
+	if (!cfg)
+		return true;
+	if (cfg->family && cfg->family != family)
+		return false;
+	if (cfg->by_local_port && !in_set(&filter_lports, &lport))
+		return false;
+	if (cfg->by_remote_port && !in_set(&filter_rports, &rport))
+		return false;
+	if (cfg->by_pid) {
+		__u32 pid = st ? st->pid : 0;
+
+		if (!pid || !in_set(&filter_pids, &pid))
+			return false; /* an unknown owner cannot match a PID */
+	}
+	return true;
+}
+
+static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
+					 int oldstate, __u64 now, __u64 cookie)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	struct session_event *e;
+	long wake;
+
+	if (!wanted(st, family, lport, rport)) {
+		count(COUNTER_FILTERED);
+		return;
+	}
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_RINGBUF_FULL);
+		return;
+	}
+
+	e->end_ns = now;
+	e->cookie = cookie;
+	e->family = family;
+	e->lport = lport;
+	e->rport = rport;
+	e->oldstate = oldstate;
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->snd_una = BPF_CORE_READ(tp, snd_una);
+	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	e->error = BPF_CORE_READ(sk, sk_err);
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		/* the remote address is skc_v6_daddr: the seed read saddr twice */
+		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+
+	if (st) {
+		e->birth_ns = st->birth_ns;
+		e->established_ns = st->established_ns;
+		e->cgroup_id = st->cgroup_id;
+		e->pid = st->pid;
+		e->tid = st->tid;
+		e->role = st->role;
+		e->flags = st->flags;
+		e->owner_source = st->owner_source;
+		__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
+	} else {
+		/* closed before we ever saw it: report it, marked partial */
+		e->birth_ns = 0;
+		e->established_ns = 0;
+		e->cgroup_id = 0;
+		e->pid = 0;
+		e->tid = 0;
+		e->role = ROLE_UNKNOWN;
+		e->flags = 0;
+		e->owner_source = OWNER_NONE;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
+
+	/* FINs take a sequence number: say whether each was counted, so user
+	 * space can report payload bytes exactly. */
+	if (((1 << oldstate) & FIN_SENT_STATES) &&
+	    e->snd_una == BPF_CORE_READ(tp, write_seq))
+		e->flags |= SESSION_F_FIN_ACKED;
+	if (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) /* set by tcp_fin() */
+		e->flags |= SESSION_F_FIN_RECEIVED;
+
+	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, wake);
+	count(COUNTER_SESSIONS_EMITTED);
+}
+
+static __always_inline int on_state_change(struct sock *sk, int oldstate,
+					   int newstate, bool btf)
+{
+	struct sock_state *st;
+	__u64 now;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0; /* MPTCP parent sockets pass here too */
+
+	switch (newstate) {
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+		/* birth: overwrite whatever a previous use of this socket left */
+		st = state_create(sk, btf);
+		if (!st)
+			return 0;
+		__builtin_memset(st, 0, sizeof(*st));
+		st->birth_ns = bpf_ktime_get_boot_ns();
+		st->flags = SESSION_F_BIRTH_SEEN;
+		if (newstate == TCP_SYN_SENT) {
+			st->role = ROLE_CLIENT;
+			take_owner(st, OWNER_CONNECT); /* in connect(): the caller */
+		} else {
+			st->role = ROLE_SERVER; /* softirq: owner unknown yet */
+		}
+		return 0;
+	case TCP_ESTABLISHED:
+		st = state_lookup(sk, btf);
+		if (st && !st->established_ns) {
+			st->established_ns = bpf_ktime_get_boot_ns();
+			st->flags |= SESSION_F_ESTABLISHED;
+		}
+		return 0;
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+		/* close() or shutdown() by the socket's user. A session older than
+		 * the agent gets state here, so its owner is still known at close. */
+		st = state_lookup(sk, btf);
+		if (!st) {
+			st = state_create(sk, btf);
+			if (!st)
+				return 0;
+			__builtin_memset(st, 0, sizeof(*st));
+			st->role = ROLE_UNKNOWN;
+		}
+		if (!(st->flags & SESSION_F_OWNER_KNOWN))
+			take_owner(st, OWNER_CLOSE);
+		return 0;
+	case TCP_CLOSE:
+		if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE)
+			return 0; /* a listener, or a socket that never connected */
+		now = bpf_ktime_get_boot_ns();
+		st = state_lookup(sk, btf);
+		if (!st)
+			count(COUNTER_BIRTH_MISSED);
+		/* the cookie helper exists for BTF programs only */
+		emit_session(sk, st, oldstate, now, btf ? bpf_get_socket_cookie(sk) : 0);
+		if (st)
+			state_delete(sk, btf);
+		return 0;
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
+{
+	return on_state_change(sk, oldstate, newstate, true);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return on_state_change((struct sock *)ctx->skaddr, ctx->oldstate,
+			       ctx->newstate, false);
+}
+
+/* Better evidence for accepted sockets: their first sendmsg/recvmsg runs in
+ * the owning process. Only a lookup: sockets we do not follow cost nothing. */
+static __always_inline int owner_from_io(struct sock *sk)
+{
+	struct sock_state *st;
+	__u16 family;
+
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0; /* protocol numbers are per family */
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (st && !(st->flags & SESSION_F_OWNER_KNOWN))
+		take_owner(st, OWNER_SOCKET_IO);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(owner_on_send, struct sock *sk, int ret, int flags)
+{
+	return owner_from_io(sk);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(owner_on_recv, struct sock *sk, int ret, int flags)
+{
+	return owner_from_io(sk);
+}

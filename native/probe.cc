@@ -1,0 +1,422 @@
+#include "probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "libbpf_log.h"
+#include "session_event.h"
+#include "tcplife.skel.h"
+
+namespace {
+
+constexpr size_t kMaxBatch = 4096;  // records per call into JS
+constexpr uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
+
+bool PathExists(const char* path) { return access(path, F_OK) == 0; }
+
+// The classic tracepoint needs tracefs, which this kind of machine does not
+// mount at boot.
+int EnsureTracefs() {
+  if (PathExists("/sys/kernel/tracing/events") || PathExists("/sys/kernel/debug/tracing/events"))
+    return 0;
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) return -errno;
+  return 0;
+}
+
+bool KernelHasBtfTracepoint(const char* name) {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  std::string type = std::string("btf_trace_") + name;
+  bool found = btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
+std::string Explain(int err, const char* stage, const std::string& mechanism) {
+  int e = err < 0 ? -err : err;
+  std::string msg;
+  if (e == EPERM || e == EACCES) {
+    msg = "permission denied while " + std::string(stage) +
+          " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
+          "(CAP_SYS_ADMIN on kernels before 5.8)";
+  } else if (e == ENOENT && std::string(stage) == "attaching") {
+    msg = "tracepoint sock:inet_sock_set_state not found (" + mechanism +
+          "): the kernel must be Linux 4.16 or later";
+  } else {
+    msg = std::string(stage) + " the BPF program (" + mechanism + ") failed: " + strerror(e);
+  }
+  return msg;
+}
+
+const char* ErrnoCode(int err) {
+  switch (err < 0 ? -err : err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case EINVAL: return "EINVAL";
+    case ENOMEM: return "ENOMEM";
+    case ENOTSUP: return "ENOTSUP";
+    case E2BIG: return "E2BIG";
+    case ESRCH: return "ESRCH";
+    default: return "EBPF";
+  }
+}
+
+Napi::Error ProbeError(Napi::Env env, int err, const char* stage, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, ErrnoCode(err)));
+  error.Set("errno", Napi::Number::New(env, err < 0 ? -err : err));
+  error.Set("stage", Napi::String::New(env, stage));
+  error.Set("libbpfLog", Napi::String::New(env, LibbpfLogTail()));
+  return error;
+}
+
+// Reads a JS array of integers in [lo, hi] into a set; TypeError otherwise.
+std::set<uint32_t> IntegerSet(Napi::Env env, const Napi::Object& obj, const char* key,
+                              uint32_t lo, uint32_t hi) {
+  std::set<uint32_t> out;
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(key) + " must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value item = arr.Get(i);
+    double d = item.IsNumber() ? item.As<Napi::Number>().DoubleValue() : -1;
+    if (d != static_cast<double>(static_cast<int64_t>(d)) || d < lo || d > hi)
+      throw Napi::TypeError::New(env, std::string(key) + " must hold integers " +
+                                          std::to_string(lo) + "-" + std::to_string(hi));
+    out.insert(static_cast<uint32_t>(d));
+  }
+  return out;
+}
+
+// Makes a set map hold exactly `want` (key width K). Members are added before
+// stale ones are removed, so a live change never excludes a wanted session.
+template <typename K>
+int SyncSetMap(int fd, const std::set<uint32_t>& want) {
+  uint8_t one = 1;
+  for (uint32_t k : want) {
+    K key = static_cast<K>(k);
+    if (bpf_map_update_elem(fd, &key, &one, BPF_ANY) != 0) return -errno;
+  }
+  std::vector<K> stale;
+  K cur, next;
+  K* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (!want.count(next)) stale.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  for (K key : stale) bpf_map_delete_elem(fd, &key);
+  return 0;
+}
+
+uint64_t SumPerCpu(int fd, uint32_t key, int ncpus) {
+  std::vector<uint64_t> values(ncpus > 0 ? ncpus : 1);
+  if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) return 0;
+  uint64_t sum = 0;
+  for (uint64_t v : values) sum += v;
+  return sum;
+}
+
+}  // namespace
+
+Napi::Function Probe::Define(Napi::Env env) {
+  return DefineClass(env, "Probe",
+                     {
+                         InstanceMethod<&Probe::Start>("start"),
+                         InstanceMethod<&Probe::SetFilters>("setFilters"),
+                         InstanceMethod<&Probe::Drain>("drain"),
+                         InstanceMethod<&Probe::Counters>("counters"),
+                         InstanceMethod<&Probe::Stop>("stop"),
+                     });
+}
+
+Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || info[0].IsUndefined()) return;
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Probe options must be an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+
+  Napi::Value attach = opts.Get("attach");
+  if (!attach.IsUndefined()) {
+    if (!attach.IsString()) throw Napi::TypeError::New(env, "attach must be a string");
+    attach_ = attach.As<Napi::String>().Utf8Value();
+    if (attach_ != "auto" && attach_ != "tp_btf" && attach_ != "tracepoint")
+      throw Napi::TypeError::New(env, "attach must be auto, tp_btf or tracepoint");
+  }
+  Napi::Value ring = opts.Get("ringBytes");
+  if (!ring.IsUndefined()) {
+    double d = ring.IsNumber() ? ring.As<Napi::Number>().DoubleValue() : 0;
+    uint64_t n = static_cast<uint64_t>(d);
+    if (d != static_cast<double>(n) || n < 4096 || n > (1ull << 30) || (n & (n - 1)))
+      throw Napi::TypeError::New(env, "ringBytes must be a power of two from 4096 to 1 GiB");
+    ring_bytes_ = static_cast<uint32_t>(n);
+  }
+  Napi::Value wake = opts.Get("wakeupBytes");
+  if (!wake.IsUndefined()) {
+    double d = wake.IsNumber() ? wake.As<Napi::Number>().DoubleValue() : -1;
+    if (d < 0 || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::TypeError::New(env, "wakeupBytes must be a non-negative integer");
+    wakeup_bytes_ = static_cast<uint64_t>(d);
+  }
+  Napi::Value interval = opts.Get("drainIntervalMs");
+  if (!interval.IsUndefined()) {
+    double d = interval.IsNumber() ? interval.As<Napi::Number>().DoubleValue() : 0;
+    if (d < 1 || d > 60000 || d != static_cast<double>(static_cast<uint32_t>(d)))
+      throw Napi::TypeError::New(env, "drainIntervalMs must be an integer from 1 to 60000");
+    drain_interval_ms_ = static_cast<uint32_t>(d);
+  }
+  Napi::Value io = opts.Get("ownerFromSocketIo");
+  if (!io.IsUndefined()) {
+    if (!io.IsBoolean()) throw Napi::TypeError::New(env, "ownerFromSocketIo must be a boolean");
+    owner_from_io_ = io.As<Napi::Boolean>().Value();
+  }
+}
+
+Probe::~Probe() { Teardown(); }
+
+int Probe::OpenLoadAttach(Mechanism mechanism, const char** stage) {
+  *stage = "opening";
+  skel_ = tcplife_bpf__open();
+  if (!skel_) return -errno;
+
+  bool btf = mechanism == Mechanism::kTpBtf;
+  skel_->rodata->wakeup_bytes = wakeup_bytes_;
+  bpf_map__set_max_entries(skel_->maps.events, ring_bytes_);
+  // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
+  if (btf) bpf_map__set_max_entries(skel_->maps.sk_states_lru, 1);
+
+  owner_io_attached_ = btf && owner_from_io_ && KernelHasBtfTracepoint("sock_send_length") &&
+                       KernelHasBtfTracepoint("sock_recv_length");
+  bpf_program__set_autoload(skel_->progs.set_state_btf, btf);
+  bpf_program__set_autoload(skel_->progs.set_state_tp, !btf);
+  bpf_program__set_autoload(skel_->progs.owner_on_send, owner_io_attached_);
+  bpf_program__set_autoload(skel_->progs.owner_on_recv, owner_io_attached_);
+
+  *stage = "loading";
+  int err = tcplife_bpf__load(skel_);
+  if (err) return err;
+
+  *stage = "attaching";
+  if (!btf) {
+    err = EnsureTracefs();
+    if (err) return err;
+  }
+  return tcplife_bpf__attach(skel_);
+}
+
+Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_) throw Napi::Error::New(env, "probe already started");
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "start(filters: object, onBatch: function)");
+
+  if (!PathExists("/sys/kernel/btf/vmlinux")) {
+    throw ProbeError(env, -ENOENT, "opening",
+                     "kernel BTF not found at /sys/kernel/btf/vmlinux: tcplife-otel needs a "
+                     "kernel built with CONFIG_DEBUG_INFO_BTF=y (for CO-RE)");
+  }
+
+  auto t0 = std::chrono::steady_clock::now();
+  LibbpfLogClear();
+  const char* stage = "opening";
+  int err;
+  if (attach_ == "tracepoint") {
+    mechanism_ = Mechanism::kTracepoint;
+    err = OpenLoadAttach(mechanism_, &stage);
+  } else {
+    mechanism_ = Mechanism::kTpBtf;
+    err = OpenLoadAttach(mechanism_, &stage);
+    int e = err < 0 ? -err : err;
+    // Fall back only when the BTF tracepoint itself is the problem: a
+    // permission error would fail the same way twice.
+    if (err && attach_ == "auto" && e != EPERM && e != EACCES) {
+      Teardown();
+      mechanism_ = Mechanism::kTracepoint;
+      err = OpenLoadAttach(mechanism_, &stage);
+    }
+  }
+  const char* mech_name = mechanism_ == Mechanism::kTpBtf ? "tp_btf" : "tracepoint";
+  if (err) {
+    Teardown();
+    throw ProbeError(env, err, stage, Explain(err, stage, mech_name));
+  }
+
+  ApplyFilters(env, info[0].As<Napi::Object>());
+
+  on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
+  async_ = std::make_unique<Napi::AsyncContext>(env, "tcplife-otel:ring-buffer");
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poller_ = std::make_unique<RingPoller>(
+      loop, bpf_map__fd(skel_->maps.events), sizeof(session_event), kMaxBatch,
+      drain_interval_ms_,
+      [this](const uint8_t* data, size_t bytes, size_t records) {
+        DeliverBatch(data, bytes, records);
+      },
+      [this]() { DrainFromLoop(); });
+  err = poller_->Start();
+  if (err) {
+    Teardown();
+    throw ProbeError(env, err, "polling", std::string("ring buffer setup failed: ") + strerror(-err));
+  }
+  double attach_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("mechanism", Napi::String::New(env, mech_name));
+  result.Set("ownerFromSocketIo", Napi::Boolean::New(env, owner_io_attached_));
+  result.Set("attachMs", Napi::Number::New(env, attach_ms));
+  return result;
+}
+
+void Probe::ApplyFilters(Napi::Env env, const Napi::Object& filters) {
+  auto pids = IntegerSet(env, filters, "pids", 1, kMaxPid);
+  auto lports = IntegerSet(env, filters, "localPorts", 1, 65535);
+  auto rports = IntegerSet(env, filters, "remotePorts", 1, 65535);
+  Napi::Value fam = filters.Get("family");
+  uint32_t family = 0;
+  if (!fam.IsUndefined()) {
+    double d = fam.IsNumber() ? fam.As<Napi::Number>().DoubleValue() : -1;
+    if (d != 0 && d != 4 && d != 6) throw Napi::TypeError::New(env, "family must be 0, 4 or 6");
+    family = d == 4 ? 2 /* AF_INET */ : d == 6 ? 10 /* AF_INET6 */ : 0;
+  }
+
+  int err = SyncSetMap<uint32_t>(bpf_map__fd(skel_->maps.filter_pids), pids);
+  if (!err) err = SyncSetMap<uint16_t>(bpf_map__fd(skel_->maps.filter_lports), lports);
+  if (!err) err = SyncSetMap<uint16_t>(bpf_map__fd(skel_->maps.filter_rports), rports);
+  if (err) throw ProbeError(env, err, "filtering", std::string("filter update failed: ") + strerror(-err));
+
+  filter_config cfg{};
+  cfg.by_pid = !pids.empty();
+  cfg.by_local_port = !lports.empty();
+  cfg.by_remote_port = !rports.empty();
+  cfg.family = static_cast<uint8_t>(family);
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.filter_cfg), &zero, &cfg, BPF_ANY) != 0)
+    throw ProbeError(env, -errno, "filtering", std::string("filter update failed: ") + strerror(errno));
+}
+
+void Probe::SetFilters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!skel_) throw Napi::Error::New(env, "probe not started");
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setFilters(filters: object)");
+  ApplyFilters(env, info[0].As<Napi::Object>());
+}
+
+void Probe::DeliverBatch(const uint8_t* data, size_t bytes, size_t records) {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, data, bytes);
+  try {
+    on_batch_.MakeCallback(Value(), {buf, Napi::Number::New(env, static_cast<double>(records))},
+                           *async_);
+  } catch (const Napi::Error& e) {
+    if (pending_error_.IsEmpty()) pending_error_ = Napi::Persistent(e.Value().As<Napi::Value>());
+  }
+}
+
+void Probe::DrainFromLoop() {
+  poller_->Drain();
+  if (!pending_error_.IsEmpty()) {
+    // No JS frame below the loop: raise it as an uncaught exception.
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Value err = pending_error_.Value();
+    pending_error_.Reset();
+    napi_fatal_exception(env, err);
+  }
+}
+
+Napi::Value Probe::Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!poller_) return Napi::Number::New(env, 0);
+  long n = poller_->Drain();
+  if (!pending_error_.IsEmpty()) {
+    Napi::Value err = pending_error_.Value();
+    pending_error_.Reset();
+    throw Napi::Error(env, err);
+  }
+  return Napi::Number::New(env, static_cast<double>(n < 0 ? 0 : n));
+}
+
+void Probe::ReadKernelCounters() {
+  if (!skel_) return;  // after stop: keep the last reading
+  int ncpus = libbpf_num_possible_cpus();
+  int fd = bpf_map__fd(skel_->maps.counters);
+  for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel_counters_[i] = SumPerCpu(fd, i, ncpus);
+  programs_.clear();
+  recursion_misses_ = 0;
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    int pfd = bpf_program__fd(prog);
+    if (pfd < 0) continue;  // not loaded (autoload off)
+    bpf_prog_info pinfo{};
+    uint32_t len = sizeof(pinfo);
+    if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) continue;
+    recursion_misses_ += pinfo.recursion_misses;
+    programs_.push_back({bpf_program__name(prog), pinfo.run_cnt, pinfo.run_time_ns,
+                         pinfo.recursion_misses});
+  }
+}
+
+Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReadKernelCounters();
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("sessionsEmitted", num(kernel_counters_[COUNTER_SESSIONS_EMITTED]));
+  out.Set("ringbufFull", num(kernel_counters_[COUNTER_RINGBUF_FULL]));
+  out.Set("filtered", num(kernel_counters_[COUNTER_FILTERED]));
+  out.Set("birthMissed", num(kernel_counters_[COUNTER_BIRTH_MISSED]));
+  out.Set("storageFailed", num(kernel_counters_[COUNTER_STORAGE_FAILED]));
+  out.Set("recursionMisses", num(recursion_misses_));
+  out.Set("malformed", num(poller_ ? poller_->malformed() : 0));
+  out.Set("delivered", num(poller_ ? poller_->delivered() : 0));
+  out.Set("wakeups", num(poller_ ? poller_->wakeups() : 0));
+  Napi::Array programs = Napi::Array::New(env, programs_.size());
+  for (uint32_t i = 0; i < programs_.size(); i++) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("name", Napi::String::New(env, programs_[i].name));
+    p.Set("runCount", num(programs_[i].run_count));
+    p.Set("runTimeNs", num(programs_[i].run_time_ns));
+    p.Set("recursionMisses", num(programs_[i].recursion_misses));
+    programs.Set(i, p);
+  }
+  out.Set("programs", programs);
+  return out;
+}
+
+void Probe::Teardown() {
+  // Mirror of start: stop reading, then detach and unload.
+  if (poller_) poller_->Stop();
+  if (skel_) {
+    ReadKernelCounters();  // the counters outlive the maps
+    tcplife_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+}
+
+void Probe::Stop(const Napi::CallbackInfo& info) {
+  if (poller_ && skel_) {
+    poller_->Drain();  // hand over what the kernel already queued
+  }
+  Teardown();
+  if (!pending_error_.IsEmpty()) {
+    Napi::Value err = pending_error_.Value();
+    pending_error_.Reset();
+    throw Napi::Error(info.Env(), err);
+  }
+}
+
+static_assert(COUNTER_MAX <= 8, "Probe::kernel_counters_ is too small for COUNTER_MAX");

@@ -1,0 +1,62 @@
+// The kernel probe as a JS class: open -> set knobs -> load -> attach ->
+// drain the ring buffer on the event loop -> stop. Shutdown mirrors startup.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ring_poller.h"
+
+struct tcplife_bpf;
+
+class Probe : public Napi::ObjectWrap<Probe> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Probe(const Napi::CallbackInfo& info);
+  ~Probe() override;
+
+ private:
+  enum class Mechanism { kTpBtf, kTracepoint };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  void SetFilters(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  void Stop(const Napi::CallbackInfo& info);
+
+  // Returns 0 or a negative errno; *stage names the step that failed.
+  int OpenLoadAttach(Mechanism mechanism, const char** stage);
+  void Teardown();
+  void ApplyFilters(Napi::Env env, const Napi::Object& filters);
+  void DeliverBatch(const uint8_t* data, size_t bytes, size_t records);
+  void DrainFromLoop();
+  void ReadKernelCounters();
+
+  struct ProgramStats {
+    std::string name;
+    uint64_t run_count, run_time_ns, recursion_misses;
+  };
+
+  // options
+  std::string attach_ = "auto";
+  uint32_t ring_bytes_ = 8u << 20;
+  uint64_t wakeup_bytes_ = 64u << 10;
+  uint32_t drain_interval_ms_ = 50;
+  bool owner_from_io_ = true;
+
+  // state
+  tcplife_bpf* skel_ = nullptr;
+  Mechanism mechanism_ = Mechanism::kTpBtf;
+  bool owner_io_attached_ = false;
+  std::unique_ptr<RingPoller> poller_;
+  Napi::FunctionReference on_batch_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+  uint64_t kernel_counters_[8] = {};  // >= COUNTER_MAX, checked in probe.cc
+  uint64_t recursion_misses_ = 0;
+  std::vector<ProgramStats> programs_;
+  // An exception thrown by the JS batch callback, rethrown to whoever drained.
+  Napi::Reference<Napi::Value> pending_error_;
+};
