@@ -198,7 +198,8 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* not skc_num: the tracepoint runs after inet_put_port() zeroed it */
+	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	struct session_event *e;
 	long wake;

@@ -1,0 +1,88 @@
+// Raw typings of the native addon (native/addon.cc). The friendly API is probe.ts.
+import * as path from 'node:path';
+
+export interface FieldLayout {
+  offset: number;
+  size: number;
+}
+
+export interface WireLayout {
+  size: number;
+  fields: Record<string, FieldLayout>;
+  constants: Record<string, number>;
+}
+
+export interface NativeProgramStats {
+  name: string;
+  runCount: number;
+  runTimeNs: number;
+  recursionMisses: number;
+}
+
+export interface NativeCounters {
+  sessionsEmitted: number;
+  ringbufFull: number;
+  filtered: number;
+  birthMissed: number;
+  storageFailed: number;
+  recursionMisses: number;
+  malformed: number;
+  delivered: number;
+  wakeups: number;
+  programs: NativeProgramStats[];
+}
+
+export interface NativeProbeInfo {
+  mechanism: 'tp_btf' | 'tracepoint';
+  ownerFromSocketIo: boolean;
+  attachMs: number;
+}
+
+export interface NativeFilters {
+  pids: number[];
+  localPorts: number[];
+  remotePorts: number[];
+  family: 0 | 4 | 6;
+}
+
+export interface NativeProbe {
+  start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): NativeProbeInfo;
+  setFilters(filters: NativeFilters): void;
+  drain(): number;
+  counters(): NativeCounters;
+  stop(): void;
+}
+
+export interface NativeProbeOptions {
+  attach?: string;
+  ringBytes?: number;
+  wakeupBytes?: number;
+  drainIntervalMs?: number;
+  ownerFromSocketIo?: boolean;
+}
+
+export interface NativeAddon {
+  Probe: new (options?: NativeProbeOptions) => NativeProbe;
+  layout(): WireLayout;
+  clocks(): { bootNs: bigint; realtimeNs: bigint };
+}
+
+/** Errors thrown by the addon carry the errno, its name and the failing stage. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  stage: string;
+  libbpfLog: string;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads build/Release/tcplife.node once (dist/src/kernel -> repository root). */
+export function loadAddon(): NativeAddon {
+  if (!addon) {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require(path.join(root, 'build', 'Release', 'tcplife.node')) as NativeAddon;
+  }
+  return addon;
+}

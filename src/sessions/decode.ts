@@ -1,0 +1,98 @@
+// Batch buffer from the addon -> TcpSession objects. Pure apart from the clock.
+import { ipv4ToString, ipv6ToString } from './address';
+import type { KernelClock } from './kernel-clock';
+import type { OwnerSource, Role, TcpSession } from './tcp-session';
+import { errnoName, sessionOutcome, tcpStateName } from './tcp-state';
+import { AF_INET, EVENT_SIZE, FIELDS as F, FLAG, OWNER, ROLE } from './wire';
+
+const ROLES: Record<number, Role> = {
+  [ROLE.CLIENT]: 'client',
+  [ROLE.SERVER]: 'server',
+  [ROLE.UNKNOWN]: 'unknown',
+};
+
+const OWNER_SOURCES: Record<number, OwnerSource> = {
+  [OWNER.NONE]: 'none',
+  [OWNER.CONNECT]: 'connect',
+  [OWNER.SOCKET_IO]: 'socket_io',
+  [OWNER.CLOSE]: 'close',
+};
+
+const textDecoder = new TextDecoder('utf-8');
+
+function cString(bytes: Uint8Array, offset: number, size: number): string {
+  let end = offset;
+  while (end < offset + size && bytes[end] !== 0) end++;
+  return textDecoder.decode(bytes.subarray(offset, end));
+}
+
+/** Decodes `count` records of EVENT_SIZE bytes each. */
+export function decodeSessions(records: Uint8Array, count: number, clock: KernelClock): TcpSession[] {
+  if (records.byteLength < count * EVENT_SIZE) {
+    throw new RangeError(`batch of ${records.byteLength} bytes cannot hold ${count} session records`);
+  }
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  const sessions: TcpSession[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    sessions[i] = decodeSession(records, view, i * EVENT_SIZE, clock);
+  }
+  return sessions;
+}
+
+function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: KernelClock): TcpSession {
+  const u64 = (f: { offset: number }) => view.getBigUint64(base + f.offset, true);
+  const u32 = (f: { offset: number }) => view.getUint32(base + f.offset, true);
+  const u16 = (f: { offset: number }) => view.getUint16(base + f.offset, true);
+  const u8 = (f: { offset: number }) => view.getUint8(base + f.offset);
+
+  const flags = u8(F.flags);
+  const role = ROLES[u8(F.role)] ?? 'unknown';
+  const birthSeen = (flags & FLAG.BIRTH_SEEN) !== 0;
+  const established = (flags & FLAG.ESTABLISHED) !== 0;
+  const endNs = u64(F.end_ns);
+  const birthNs = u64(F.birth_ns);
+  const establishedNs = u64(F.established_ns);
+  const ipv4 = u16(F.family) === AF_INET;
+  const addr = ipv4 ? ipv4ToString : ipv6ToString;
+
+  // Kernel counters are in sequence space: the client's SYN and each FIN take
+  // one. Report payload bytes; the raw values stay alongside.
+  const bytesAckedRaw = Number(u64(F.bytes_acked));
+  const bytesReceivedRaw = Number(u64(F.bytes_received));
+  const synInAcked = role === 'client' && established ? 1 : 0;
+  const finInAcked = flags & FLAG.FIN_ACKED ? 1 : 0;
+  const finInReceived = flags & FLAG.FIN_RECEIVED ? 1 : 0;
+
+  const oldstate = u8(F.oldstate);
+  const errno = u8(F.error);
+
+  return {
+    family: ipv4 ? 4 : 6,
+    localAddress: addr(bytes, base + F.laddr.offset),
+    localPort: u16(F.lport),
+    remoteAddress: addr(bytes, base + F.raddr.offset),
+    remotePort: u16(F.rport),
+    role,
+    pid: u32(F.pid),
+    tid: u32(F.tid),
+    comm: cString(bytes, base + F.comm.offset, F.comm.size),
+    ownerSource: OWNER_SOURCES[u8(F.owner_source)] ?? 'none',
+    cgroupId: u64(F.cgroup_id),
+    netns: u32(F.netns),
+    startTime: birthSeen ? clock.toWall(birthNs) : undefined,
+    endTime: clock.toWall(endNs),
+    durationNs: birthSeen ? Number(endNs - birthNs) : undefined,
+    handshakeNs: birthSeen && established && establishedNs ? Number(establishedNs - birthNs) : undefined,
+    bytesSent: Math.max(0, bytesAckedRaw - synInAcked - finInAcked),
+    bytesReceived: Math.max(0, bytesReceivedRaw - finInReceived),
+    bytesAckedRaw,
+    bytesReceivedRaw,
+    stateBeforeClose: tcpStateName(oldstate),
+    outcome: sessionOutcome(oldstate, errno),
+    error: errnoName(errno),
+    cookie: u64(F.cookie),
+    sndUna: u32(F.snd_una),
+    rcvNxt: u32(F.rcv_nxt),
+    endBootNs: endNs,
+  };
+}
