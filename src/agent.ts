@@ -1,0 +1,66 @@
+// Wires the probe to the sinks. Start and stop run in mirror order.
+import type { SessionProbe } from './kernel/probe';
+import type { KernelFilters, ProbeInfo } from './kernel/probe-types';
+import type { SessionSink } from './output/session-sink';
+import type { TcpSession } from './sessions/tcp-session';
+
+export interface AgentCounters {
+  /** Sessions that reached user space. */
+  sessions_seen: number;
+  /** Kernel: excluded by a filter. */
+  sessions_filtered: number;
+  /** Kernel: lost because the ring buffer was full. */
+  lost_ringbuf_full: number;
+  /** Kernel: program runs skipped by recursion protection (may lose sessions). */
+  lost_recursion: number;
+  /** Kernel: per-socket state could not be allocated (session reported as partial). */
+  state_alloc_failed: number;
+  /** Sessions whose birth was not observed (they opened before the probe). */
+  sessions_partial: number;
+  [sinkCounter: string]: number;
+}
+
+export class Agent {
+  private seen = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly probe: SessionProbe,
+    private readonly filters: KernelFilters,
+    private readonly sinks: readonly SessionSink[],
+  ) {}
+
+  start(): ProbeInfo {
+    for (const sink of this.sinks) sink.open();
+    return this.probe.start(this.filters, (batch) => this.onSessions(batch));
+  }
+
+  private onSessions(batch: TcpSession[]): void {
+    this.seen += batch.length;
+    for (const sink of this.sinks) sink.write(batch);
+  }
+
+  /** Drains the kernel, closes the sinks and returns the final counters. */
+  stop(): AgentCounters {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.probe.stop();
+      for (const sink of this.sinks) sink.close();
+    }
+    return this.counters();
+  }
+
+  counters(): AgentCounters {
+    const k = this.probe.counters();
+    const out: AgentCounters = {
+      sessions_seen: this.seen,
+      sessions_filtered: k.filtered,
+      lost_ringbuf_full: k.ringbufFull,
+      lost_recursion: k.recursionMisses,
+      state_alloc_failed: k.storageFailed,
+      sessions_partial: k.birthMissed,
+    };
+    for (const sink of this.sinks) Object.assign(out, sink.counters());
+    return out;
+  }
+}

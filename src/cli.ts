@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// tcplife-otel's command line: flags -> probe -> terminal. Exit codes:
+// 0 normal stop (SIGINT/SIGTERM), 1 the probe could not start, 2 bad usage.
+import { Agent, type AgentCounters } from './agent';
+import { parseCliArgs, UsageError, USAGE, type CliOptions } from './cli/options';
+import { ProbeError, SessionProbe } from './kernel/probe';
+import { ConsoleSink } from './output/console-sink';
+
+const NAME = 'tcplife-otel';
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`${NAME}: ${message}\n`);
+  process.exit(status);
+}
+
+function formatCounters(c: AgentCounters): string {
+  return Object.entries(c)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+function describeAttach(mechanism: string, ownerFromIo: boolean, ms: number): string {
+  const hook = mechanism === 'tp_btf' ? 'tp_btf/inet_sock_set_state' : 'tracepoint sock:inet_sock_set_state';
+  const owners = ownerFromIo
+    ? 'owners of accepted sockets from their first send/recv'
+    : 'owners of accepted sockets only when they close first';
+  return `${NAME}: tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms\n`;
+}
+
+function main(argv: string[]): void {
+  let opts: CliOptions;
+  try {
+    opts = parseCliArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${NAME}: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+
+  const probe = new SessionProbe({ attach: opts.attach });
+  const sink = new ConsoleSink(process.stdout, { json: opts.json, table: opts.table });
+  const agent = new Agent(probe, opts.filters, [sink]);
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    const counters = agent.stop();
+    process.stderr.write(`${NAME}: stopped (${reason}): ${formatCounters(counters)}\n`);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // A closed pipe (`| head`) ends tracing quietly, as the reader wanted.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stop('output closed');
+    else fail(`cannot write output: ${err.message}`, 1);
+  });
+
+  try {
+    const info = agent.start();
+    process.stderr.write(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
+  } catch (err) {
+    if (err instanceof ProbeError) {
+      if (opts.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);
+      fail(err.message, 1);
+    }
+    throw err;
+  }
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (err) {
+  // Anything unexpected still gets one line, not a stack (set DEBUG for it).
+  if (process.env.DEBUG) throw err;
+  fail(`internal error: ${(err as Error).message}`, 1);
+}
