@@ -34,6 +34,8 @@ export interface PeerConfig {
   /** Payload bytes to receive before closing. */
   expect: number;
   close: CloseMode;
+  /** Client: bind to this local port before connecting (default: an ephemeral port). */
+  localPort?: number;
   /** Client: wait for a line on stdin before connecting (lets a test set filters on our pid first). */
   waitForGo?: boolean;
   /** Bound on the whole run. Default 10 s. */
@@ -195,7 +197,7 @@ function runServer(cfg: PeerConfig): void {
 function runClient(cfg: PeerConfig): void {
   const connect = () => {
     let connected = false;
-    const socket = net.connect({ host: cfg.host, port: cfg.port, allowHalfOpen: true });
+    const socket = net.connect({ host: cfg.host, port: cfg.port, localPort: cfg.localPort, allowHalfOpen: true });
     socket.once('connect', () => {
       connected = true;
       converse(socket, cfg);

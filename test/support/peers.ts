@@ -199,6 +199,8 @@ export interface ConversationOptions {
   serverClose: PeerConfig['close'];
   serverNetns?: string;
   clientNetns?: string;
+  /** Fixed client port (default: an ephemeral port). */
+  clientPort?: number;
   /** Fixed server port (default: any free port). */
   serverPort?: number;
   /** Called with both processes started and the server listening, before the client connects. */
@@ -223,6 +225,7 @@ export async function converse(o: ConversationOptions): Promise<Conversation> {
       send: o.clientSends,
       expect: o.serverSends,
       close: o.clientClose,
+      localPort: o.clientPort,
       waitForGo: o.beforeConnect !== undefined,
     },
     { netns: o.clientNetns },

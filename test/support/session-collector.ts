@@ -38,6 +38,11 @@ export class SessionCollector {
     }
   }
 
+  /** Throws (failing the test) unless the probe runs. */
+  assertStarted(): void {
+    void this.running;
+  }
+
   /** The running probe, or the reason it could not start (makes the test fail). */
   get running(): SessionProbe {
     if (this.probe) return this.probe;
