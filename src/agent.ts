@@ -31,8 +31,11 @@ export class Agent {
   ) {}
 
   start(): ProbeInfo {
+    const info = this.probe.start(this.filters, (batch) => this.onSessions(batch));
+    // Sessions arrive from the event loop, never during start(): opening the
+    // sinks now keeps a failed start from printing a header.
     for (const sink of this.sinks) sink.open();
-    return this.probe.start(this.filters, (batch) => this.onSessions(batch));
+    return info;
   }
 
   private onSessions(batch: TcpSession[]): void {

@@ -59,7 +59,8 @@ options:
   -4, --ipv4            trace IPv4 sessions only
   -6, --ipv6            trace IPv6 sessions only (IPv4-mapped included)
   --attach MODE         how to attach: auto (default), tp_btf or tracepoint
-  --verbose             report attach details and counters on stderr
+  --verbose             when loading fails, also print libbpf's messages
+                        (the verifier log)
 
 Runs until interrupted; bcc tcplife's [interval [count]] are not supported.
 The table and CSV show sessions whose opening was seen; -j shows all.
