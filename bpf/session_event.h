@@ -39,7 +39,7 @@ enum probe_counter {
 	COUNTER_SESSIONS_EMITTED = 0, /* written to the ring buffer */
 	COUNTER_RINGBUF_FULL = 1,     /* could not be written: lost */
 	COUNTER_FILTERED = 2,         /* closed but excluded by a filter */
-	COUNTER_BIRTH_MISSED = 3,     /* closed with no state: started before us */
+	COUNTER_BIRTH_MISSED = 3,     /* closed, birth unseen: opened before us (partial) */
 	COUNTER_STORAGE_FAILED = 4,   /* per-socket state could not be created */
 	COUNTER_MAX = 5,
 };

@@ -329,8 +329,8 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 			return 0; /* a listener, or a socket that never connected */
 		now = bpf_ktime_get_boot_ns();
 		st = state_lookup(sk, btf);
-		if (!st)
-			count(COUNTER_BIRTH_MISSED);
+		if (!st || !(st->flags & SESSION_F_BIRTH_SEEN))
+			count(COUNTER_BIRTH_MISSED); /* reported, marked partial */
 		/* the cookie helper exists for BTF programs only */
 		emit_session(sk, st, oldstate, now, btf ? bpf_get_socket_cookie(sk) : 0);
 		if (st)

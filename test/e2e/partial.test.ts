@@ -1,0 +1,72 @@
+// Sessions that opened before the probe started: reported at close, marked
+// partial, with the owner taken at close() (no tcplife version reports them).
+import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { SessionProbe } from '../../src/kernel/probe';
+import type { TcpSession } from '../../src/sessions/tcp-session';
+import { jsonLine } from '../../src/output/json-lines';
+
+const ANY = { pids: [], localPorts: [], remotePorts: [], family: 0 as const };
+
+async function waitFor(probe: SessionProbe, seen: TcpSession[], pred: (s: TcpSession) => boolean, n: number) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    probe.drain();
+    const hits = seen.filter(pred);
+    if (hits.length >= n) return hits;
+    if (Date.now() > deadline) throw new Error(`expected ${n} sessions, saw ${hits.length}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sessions older than the probe', () => {
+  let probe: SessionProbe | undefined;
+  let server: net.Server | undefined;
+  afterEach(() => {
+    probe?.stop();
+    server?.close();
+  });
+
+  it('are reported at close, marked partial, with the owner of close()', async () => {
+    // Open a connection before the probe exists...
+    server = net.createServer({ allowHalfOpen: true });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const accepted = once(server, 'connection');
+    const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(client, 'connect');
+    const [serverEnd] = (await accepted) as [net.Socket];
+
+    // ...then start tracing, exchange data and close: client first.
+    const seen: TcpSession[] = [];
+    probe = new SessionProbe();
+    probe.start(ANY, (b) => seen.push(...b));
+    const before = probe.counters().birthMissed;
+    serverEnd.on('data', () => {});
+    client.on('data', () => {});
+    client.end('x'.repeat(300));
+    await once(serverEnd, 'end');
+    serverEnd.end();
+    await once(client, 'close');
+
+    const ends = await waitFor(probe, seen, (s) => s.localPort === port || s.remotePort === port, 2);
+    for (const s of ends) {
+      assert.equal(s.startTime, undefined, 'start not observed');
+      assert.equal(s.durationNs, undefined);
+      assert.equal(s.role, 'unknown');
+      assert.equal(s.pid, process.pid, 'owner from close() in this process');
+      assert.equal(s.ownerSource, 'close');
+      const json = JSON.parse(jsonLine(s));
+      assert.equal(json.partial, true);
+      assert.equal(json.start, null);
+      assert.equal(json.duration_ms, null);
+    }
+    const clientEnd = ends.find((s) => s.remotePort === port)!;
+    assert.equal(clientEnd.outcome, 'closed_locally');
+    // The client's FIN was acked (FIN_WAIT2): only its SYN could remain in the count.
+    assert.ok(clientEnd.bytesSent === 300 || clientEnd.bytesSent === 301, `bytesSent ${clientEnd.bytesSent}`);
+    assert.equal(probe.counters().birthMissed - before, 2);
+  });
+});
