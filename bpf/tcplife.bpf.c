@@ -193,16 +193,36 @@ static __always_inline bool wanted(struct sock_state *st, __u16 family,
 	return true;
 }
 
-static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
-					 int oldstate, __u64 now, __u64 cookie)
+/* tp_btf hands the program a trusted BTF pointer: fields are plain loads.
+ * The classic tracepoint hands it a bare address: every read is a
+ * bpf_probe_read_kernel call. `btf` is a compile-time constant in each
+ * program, so only one form is compiled into each. */
+#define READ(btf, ptr, field) ((btf) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+
+static __always_inline void copy_addr(bool btf, __u8 *dst, const void *src, __u32 size)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	/* not skc_num: the tracepoint runs after inet_put_port() zeroed it */
-	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (btf)
+		__builtin_memcpy(dst, src, size);
+	else
+		bpf_probe_read_kernel(dst, size, src);
+}
+
+static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
+					 int oldstate, bool btf)
+{
+	/* tcp_sock fields lie beyond struct sock: on tp_btf the verifier only
+	 * allows them through the checked cast. */
+	struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
 	struct session_event *e;
+	__u16 family, lport, rport;
 	long wake;
+
+	if (!tp)
+		return;
+	family = READ(btf, sk, __sk_common.skc_family);
+	/* not skc_num: the tracepoint runs after inet_put_port() zeroed it */
+	lport = bpf_ntohs(READ(btf, tp, inet_conn.icsk_inet.inet_sport));
+	rport = bpf_ntohs(READ(btf, sk, __sk_common.skc_dport));
 
 	if (!wanted(st, family, lport, rport)) {
 		count(COUNTER_FILTERED);
@@ -215,28 +235,29 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 		return;
 	}
 
-	e->end_ns = now;
-	e->cookie = cookie;
+	e->end_ns = bpf_ktime_get_boot_ns();
+	/* the cookie helper exists for BTF programs only */
+	e->cookie = btf ? bpf_get_socket_cookie(sk) : 0;
 	e->family = family;
 	e->lport = lport;
 	e->rport = rport;
 	e->oldstate = oldstate;
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	e->snd_una = BPF_CORE_READ(tp, snd_una);
-	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
-	e->error = BPF_CORE_READ(sk, sk_err);
+	e->netns = READ(btf, sk, __sk_common.skc_net.net->ns.inum);
+	e->bytes_acked = READ(btf, tp, bytes_acked);
+	e->bytes_received = READ(btf, tp, bytes_received);
+	e->snd_una = READ(btf, tp, snd_una);
+	e->rcv_nxt = READ(btf, tp, rcv_nxt);
+	e->error = READ(btf, sk, sk_err);
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
-	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+		copy_addr(btf, e->laddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		copy_addr(btf, e->raddr, &sk->__sk_common.skc_daddr, 4);
 	} else {
 		/* the remote address is skc_v6_daddr: the seed read saddr twice */
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		copy_addr(btf, e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		copy_addr(btf, e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 
 	if (st) {
@@ -264,10 +285,9 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 
 	/* FINs take a sequence number: say whether each was counted, so user
 	 * space can report payload bytes exactly. */
-	if (((1 << oldstate) & FIN_SENT_STATES) &&
-	    e->snd_una == BPF_CORE_READ(tp, write_seq))
+	if (((1 << oldstate) & FIN_SENT_STATES) && e->snd_una == READ(btf, tp, write_seq))
 		e->flags |= SESSION_F_FIN_ACKED;
-	if (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) /* set by tcp_fin() */
+	if (READ(btf, sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) /* set by tcp_fin() */
 		e->flags |= SESSION_F_FIN_RECEIVED;
 
 	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
@@ -280,9 +300,19 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 					   int newstate, bool btf)
 {
 	struct sock_state *st;
-	__u64 now;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	switch (newstate) {
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+	case TCP_CLOSE:
+		break;
+	default:
+		return 0; /* FIN_WAIT2, CLOSE_WAIT, CLOSING...: nothing to record */
+	}
+	if (READ(btf, sk, sk_protocol) != IPPROTO_TCP)
 		return 0; /* MPTCP parent sockets pass here too */
 
 	switch (newstate) {
@@ -327,12 +357,10 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 	case TCP_CLOSE:
 		if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE)
 			return 0; /* a listener, or a socket that never connected */
-		now = bpf_ktime_get_boot_ns();
 		st = state_lookup(sk, btf);
 		if (!st || !(st->flags & SESSION_F_BIRTH_SEEN))
 			count(COUNTER_BIRTH_MISSED); /* reported, marked partial */
-		/* the cookie helper exists for BTF programs only */
-		emit_session(sk, st, oldstate, now, btf ? bpf_get_socket_cookie(sk) : 0);
+		emit_session(sk, st, oldstate, btf);
 		if (st)
 			state_delete(sk, btf);
 		return 0;
