@@ -1,0 +1,77 @@
+/**
+ * Messages between the storm orchestrator (storm.ts) and its server and
+ * client processes (storm-server.ts, storm-client.ts), over the fork() IPC
+ * channel. The exchange on each connection is fixed: the client sends
+ * PING_BYTES bytes, the server answers PONG_BYTES bytes and closes first
+ * (so TIME_WAIT lands on the server's side, never on the client's
+ * ephemeral ports).
+ */
+
+export const PING_BYTES = 8;
+export const PONG_BYTES = 8;
+
+// orchestrator -> server
+export interface ServerStart {
+  kind: 'listen';
+  host: string;
+  /** First port to try; the server walks up from here until one is free. */
+  portBase: number;
+  portTries: number;
+  backlog: number;
+}
+export interface ServerReportRequest {
+  kind: 'report';
+}
+
+// server -> orchestrator
+export interface ServerListening {
+  kind: 'listening';
+  port: number;
+}
+export interface ServerReport {
+  kind: 'server-report';
+  /** Connections accepted: one server-side TCP session each. */
+  accepted: number;
+  /** Accepted connections that got the full PING and were answered. */
+  answered: number;
+  /** Accepted connections still open when the report was taken. */
+  open: number;
+  errors: Record<string, number>;
+}
+
+// orchestrator -> client
+export interface ClientGo {
+  kind: 'go';
+  host: string;
+  port: number;
+  concurrency: number;
+  durationMs: number;
+  /** Bound on connections this client opens (attempts). */
+  maxConnections: number;
+  /** After the window, how long in-flight connections may take to finish. */
+  drainTimeoutMs: number;
+}
+
+// client -> orchestrator
+export interface ClientReady {
+  kind: 'ready';
+}
+export interface ClientReport {
+  kind: 'client-report';
+  /** connect() calls made: one client-side TCP session each. */
+  attempts: number;
+  /** Connections that sent PING, got the full PONG and closed cleanly. */
+  completed: number;
+  /** Completions inside the measured window (the rate's numerator). */
+  completedInWindow: number;
+  /** Length of the measured window in ms (go to deadline, or to max connections). */
+  windowMs: number;
+  /** Connections whose connect took at least SLOW_CONNECT_MS (a dropped SYN costs 1 s). */
+  slowConnects: number;
+  maxConnectMs: number;
+  /** Connections still in flight when the drain timeout passed (should be 0). */
+  abandoned: number;
+  errors: Record<string, number>;
+}
+
+export const SLOW_CONNECT_MS = 200;
