@@ -242,7 +242,8 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	e->lport = lport;
 	e->rport = rport;
 	e->oldstate = oldstate;
-	e->netns = READ(btf, sk, __sk_common.skc_net.net->ns.inum);
+	e->netns = btf ? sk->__sk_common.skc_net.net->ns.inum :
+			 BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	e->bytes_acked = READ(btf, tp, bytes_acked);
 	e->bytes_received = READ(btf, tp, bytes_received);
 	e->snd_una = READ(btf, tp, snd_una);
