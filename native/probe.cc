@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -44,10 +45,34 @@ bool KernelHasSocketIoTracepoints() {
   return found;
 }
 
+// Effective capabilities from /proc/self/status (no libcap dependency).
+uint64_t EffectiveCapabilities() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long caps = 0;
+  while (fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "CapEff: %llx", &caps) == 1) break;
+  }
+  fclose(f);
+  return caps;
+}
+
+bool MayTrace() {
+  constexpr int kCapSysAdmin = 21, kCapPerfmon = 38, kCapBpf = 39;
+  uint64_t caps = EffectiveCapabilities();
+  auto has = [caps](int cap) { return (caps >> cap) & 1; };
+  return has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon));
+}
+
 std::string Explain(int err, const char* stage, const std::string& mechanism) {
   int e = err < 0 ? -err : err;
   std::string msg;
-  if (e == EPERM || e == EACCES) {
+  if (e == EACCES && std::string(stage) == "loading" && MayTrace()) {
+    // With the privileges in place, EACCES is the verifier saying no.
+    msg = "the kernel's verifier rejected the BPF program (" + mechanism +
+          "): run with --verbose to see its log, and report it with your kernel version";
+  } else if (e == EPERM || e == EACCES) {
     msg = "permission denied while " + std::string(stage) +
           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
           "(CAP_SYS_ADMIN on kernels before 5.8)";
