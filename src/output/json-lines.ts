@@ -6,6 +6,10 @@
 import type { TcpSession, WallTime } from '../sessions/tcp-session';
 import { isPartial } from './table';
 
+// Sessions close in bursts within the same second: format each second once.
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 /**
  * RFC 3339 UTC with exactly six fractional digits, e.g.
  * "2026-11-26T06:15:52.123456Z". Date only holds milliseconds, so Date
@@ -13,17 +17,19 @@ import { isPartial } from './table';
  * truncated (never rounded: rounding up could need a carry into the seconds).
  */
 export function rfc3339Micros(t: WallTime): string {
+  let secs = Math.trunc(t[0]);
+  let nanos = Math.trunc(t[1]);
   // Normalize defensively: nanos outside [0, 1e9) carry into the seconds.
-  const totalNanos = BigInt(Math.trunc(t[0])) * 1_000_000_000n + BigInt(Math.trunc(t[1]));
-  let secs = totalNanos / 1_000_000_000n;
-  let nanos = totalNanos % 1_000_000_000n;
-  if (nanos < 0n) {
-    nanos += 1_000_000_000n;
-    secs -= 1n;
+  if (nanos < 0 || nanos >= 1e9) {
+    secs += Math.floor(nanos / 1e9);
+    nanos -= Math.floor(nanos / 1e9) * 1e9;
   }
-  const whole = new Date(Number(secs) * 1000).toISOString(); // "YYYY-MM-DDTHH:MM:SS.000Z"
-  const micros = (nanos / 1000n).toString().padStart(6, '0');
-  return `${whole.slice(0, whole.indexOf('.'))}.${micros}Z`;
+  if (secs !== cachedSecond) {
+    const whole = new Date(secs * 1000).toISOString(); // "YYYY-MM-DDTHH:MM:SS.000Z"
+    cachedPrefix = whole.slice(0, whole.indexOf('.'));
+    cachedSecond = secs;
+  }
+  return `${cachedPrefix}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z`;
 }
 
 /** Nanoseconds to milliseconds with microsecond precision (3 decimals). */
@@ -56,7 +62,23 @@ export function sessionToJson(s: TcpSession): Record<string, unknown> {
   };
 }
 
-/** One JSON line, without the trailing newline. */
+/**
+ * One JSON line, without the trailing newline. Same text as
+ * JSON.stringify(sessionToJson(s)) (a test holds them equal), built directly
+ * because this runs once per session: only comm can hold characters that
+ * need escaping; the other strings come from fixed sets or address formatting.
+ */
 export function jsonLine(s: TcpSession): string {
-  return JSON.stringify(sessionToJson(s));
+  const partial = isPartial(s);
+  const duration = partial || s.durationNs === undefined ? 'null' : String(nsToMs(s.durationNs));
+  const handshake = partial || s.handshakeNs === undefined ? 'null' : String(nsToMs(s.handshakeNs));
+  const error = s.error === undefined ? 'null' : `"${s.error}"`;
+  const start = partial || s.startTime === undefined ? 'null' : `"${rfc3339Micros(s.startTime)}"`;
+  return (
+    `{"pid":${s.pid},"comm":${JSON.stringify(s.comm)},"family":${s.family},` +
+    `"laddr":"${s.localAddress}","lport":${s.localPort},"raddr":"${s.remoteAddress}","rport":${s.remotePort},` +
+    `"tx_bytes":${s.bytesSent},"rx_bytes":${s.bytesReceived},"duration_ms":${duration},"handshake_ms":${handshake},` +
+    `"role":"${s.role}","outcome":"${s.outcome}","error":${error},"state_before_close":"${s.stateBeforeClose}",` +
+    `"partial":${partial},"start":${start},"end":"${rfc3339Micros(s.endTime)}"}`
+  );
 }

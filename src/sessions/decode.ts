@@ -1,6 +1,6 @@
 // Batch buffer from the addon -> TcpSession objects. Pure apart from the clock.
 import { ipv4ToString, ipv6ToString } from './address';
-import type { KernelClock } from './kernel-clock';
+import { diffNs, splitNs, type KernelClock } from './kernel-clock';
 import type { OwnerSource, Role, TcpSession } from './tcp-session';
 import { errnoName, sessionOutcome, tcpStateName } from './tcp-state';
 import { AF_INET, EVENT_SIZE, FIELDS as F, FLAG, OWNER, ROLE } from './wire';
@@ -39,26 +39,34 @@ export function decodeSessions(records: Uint8Array, count: number, clock: Kernel
   return sessions;
 }
 
+// Reading u64 fields as two u32 halves keeps BigInt off the hot path.
+const TWO_POW_32 = 4294967296;
+
 function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: KernelClock): TcpSession {
-  const u64 = (f: { offset: number }) => view.getBigUint64(base + f.offset, true);
   const u32 = (f: { offset: number }) => view.getUint32(base + f.offset, true);
   const u16 = (f: { offset: number }) => view.getUint16(base + f.offset, true);
   const u8 = (f: { offset: number }) => view.getUint8(base + f.offset);
+  /** Counters and ids: exact below 2^53. */
+  const u64 = (f: { offset: number }) =>
+    view.getUint32(base + f.offset + 4, true) * TWO_POW_32 + view.getUint32(base + f.offset, true);
+  /** Kernel times, split into [s, ns] exactly. */
+  const time = (f: { offset: number }) =>
+    splitNs(view.getUint32(base + f.offset + 4, true), view.getUint32(base + f.offset, true));
 
   const flags = u8(F.flags);
   const role = ROLES[u8(F.role)] ?? 'unknown';
   const birthSeen = (flags & FLAG.BIRTH_SEEN) !== 0;
   const established = (flags & FLAG.ESTABLISHED) !== 0;
-  const endNs = u64(F.end_ns);
-  const birthNs = u64(F.birth_ns);
-  const establishedNs = u64(F.established_ns);
+  const end = time(F.end_ns);
+  const birth = birthSeen ? time(F.birth_ns) : undefined;
+  const establishedAt = established ? time(F.established_ns) : undefined;
   const ipv4 = u16(F.family) === AF_INET;
   const addr = ipv4 ? ipv4ToString : ipv6ToString;
 
   // Kernel counters are in sequence space: the client's SYN and each FIN take
   // one. Report payload bytes; the raw values stay alongside.
-  const bytesAckedRaw = Number(u64(F.bytes_acked));
-  const bytesReceivedRaw = Number(u64(F.bytes_received));
+  const bytesAckedRaw = u64(F.bytes_acked);
+  const bytesReceivedRaw = u64(F.bytes_received);
   const synInAcked = role === 'client' && established ? 1 : 0;
   const finInAcked = flags & FLAG.FIN_ACKED ? 1 : 0;
   const finInReceived = flags & FLAG.FIN_RECEIVED ? 1 : 0;
@@ -79,10 +87,10 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
     ownerSource: OWNER_SOURCES[u8(F.owner_source)] ?? 'none',
     cgroupId: u64(F.cgroup_id),
     netns: u32(F.netns),
-    startTime: birthSeen ? clock.toWall(birthNs) : undefined,
-    endTime: clock.toWall(endNs),
-    durationNs: birthSeen ? Number(endNs - birthNs) : undefined,
-    handshakeNs: birthSeen && established && establishedNs ? Number(establishedNs - birthNs) : undefined,
+    startTime: birth ? clock.toWall(birth) : undefined,
+    endTime: clock.toWall(end),
+    durationNs: birth ? diffNs(birth, end) : undefined,
+    handshakeNs: birth && establishedAt ? diffNs(birth, establishedAt) : undefined,
     bytesSent: Math.max(0, bytesAckedRaw - synInAcked - finInAcked),
     bytesReceived: Math.max(0, bytesReceivedRaw - finInReceived),
     bytesAckedRaw,
@@ -93,6 +101,6 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
     cookie: u64(F.cookie),
     sndUna: u32(F.snd_una),
     rcvNxt: u32(F.rcv_nxt),
-    endBootNs: endNs,
+    endBootNs: end[0] * 1e9 + end[1],
   };
 }

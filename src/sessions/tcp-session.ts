@@ -54,8 +54,8 @@ export interface TcpSession {
   /** Owner's command name (kernel comm, at most 15 bytes); '' when unknown. */
   comm: string;
   ownerSource: OwnerSource;
-  /** cgroup v2 id of the owner when known, else 0n. */
-  cgroupId: bigint;
+  /** cgroup v2 id of the owner when known, else 0. */
+  cgroupId: number;
   /** Network namespace inode. */
   netns: number;
   /** Birth: first state seen (SYN_SENT or SYN_RECV). Undefined when not observed. */
@@ -78,11 +78,11 @@ export interface TcpSession {
   outcome: Outcome;
   /** Socket error at close as an errno name ('ECONNREFUSED'), or undefined. */
   error?: string;
-  /** The socket cookie (unique for the boot), 0n with the classic tracepoint. */
-  cookie: bigint;
+  /** The socket cookie (unique for the boot), 0 with the classic tracepoint. */
+  cookie: number;
   /** snd_una and rcv_nxt at close (u32): with the raw byte counts they give both ISNs. */
   sndUna: number;
   rcvNxt: number;
-  /** Kernel CLOCK_BOOTTIME at close, ns: monotonic order of closes. */
-  endBootNs: bigint;
+  /** Kernel CLOCK_BOOTTIME at close, ns (a double: for ordering, not arithmetic). */
+  endBootNs: number;
 }

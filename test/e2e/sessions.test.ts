@@ -492,7 +492,7 @@ describe('SessionProbe attach mechanisms', function () {
         );
         assertTiming(client, c, true);
         assertTiming(server, c, true);
-        if (mechanism === 'tracepoint') assert.equal(client.cookie, 0n, 'no socket cookie with the classic tracepoint');
+        if (mechanism === 'tracepoint') assert.equal(client.cookie, 0, 'no socket cookie with the classic tracepoint');
         else assert.notEqual(client.cookie, server.cookie, 'each end has its own socket cookie');
       });
 

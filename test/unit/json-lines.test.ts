@@ -14,7 +14,7 @@ function session(over: Partial<TcpSession>): TcpSession {
     tid: 1235,
     comm: 'curl',
     ownerSource: 'connect',
-    cgroupId: 77n,
+    cgroupId: 77,
     netns: 4026531840,
     // 2026-11-26T06:15:52Z
     startTime: [1795673752, 123456789],
@@ -27,10 +27,10 @@ function session(over: Partial<TcpSession>): TcpSession {
     bytesReceivedRaw: 1048579,
     stateBeforeClose: 'FIN_WAIT2',
     outcome: 'closed_locally',
-    cookie: 12345n,
+    cookie: 12345,
     sndUna: 1,
     rcvNxt: 2,
-    endBootNs: 99n,
+    endBootNs: 99,
     ...over,
   };
 }
@@ -120,6 +120,9 @@ describe('JSON lines', () => {
       ],
     ];
     for (const [name, over, expectedSubset] of cases) {
+      it(`${name}: jsonLine is the same text as JSON.stringify(sessionToJson)`, () => {
+        assert.equal(jsonLine(session(over)), JSON.stringify(sessionToJson(session(over))));
+      });
       it(name, () => {
         const o = sessionToJson(session(over));
         assert.deepEqual(Object.keys(o), KEYS);
@@ -135,6 +138,11 @@ describe('JSON lines', () => {
       assert.equal(line.startsWith('{"pid":1234,"comm":"evil\\nname","family":4,'), true);
       assert.deepEqual(JSON.parse(line), sessionToJson(session({ comm: 'evil\nname' })));
     });
+    for (const comm of ['say "hi"', 'back\\slash', '\u0001\u001f\u007f', 'ünï€ødé', '']) {
+      it(`escapes comm ${JSON.stringify(comm)} as JSON.stringify does`, () => {
+        assert.equal(jsonLine(session({ comm })), JSON.stringify(sessionToJson(session({ comm }))));
+      });
+    }
     it('the exact text of a partial session', () => {
       assert.equal(
         jsonLine(session({ startTime: undefined, durationNs: undefined, handshakeNs: undefined, role: 'unknown' })),

@@ -19,7 +19,7 @@ function session(over: Partial<TcpSession>): TcpSession {
     tid: 1234,
     comm: 'curl',
     ownerSource: 'connect',
-    cgroupId: 0n,
+    cgroupId: 0,
     netns: 4026531840,
     startTime: [1795673752, 0],
     endTime: [1795673752, 123456789],
@@ -31,10 +31,10 @@ function session(over: Partial<TcpSession>): TcpSession {
     bytesReceivedRaw: 1048579,
     stateBeforeClose: 'FIN_WAIT2',
     outcome: 'closed_locally',
-    cookie: 1n,
+    cookie: 1,
     sndUna: 0,
     rcvNxt: 0,
-    endBootNs: 1n,
+    endBootNs: 1,
     ...over,
   };
 }
