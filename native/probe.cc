@@ -282,15 +282,15 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   ApplyFilters(env, info[0].As<Napi::Object>());
 
   on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
+  // One buffer for every batch, shared with JS: no allocation per batch.
+  batch_view_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, kMaxBatch * sizeof(session_event)));
   async_ = std::make_unique<Napi::AsyncContext>(env, "tcplife-otel:ring-buffer");
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   poller_ = std::make_unique<RingPoller>(
-      loop, bpf_map__fd(skel_->maps.events), sizeof(session_event), kMaxBatch,
-      drain_interval_ms_,
-      [this](const uint8_t* data, size_t bytes, size_t records) {
-        DeliverBatch(data, bytes, records);
-      },
+      loop, bpf_map__fd(skel_->maps.events), sizeof(session_event),
+      static_cast<uint8_t*>(batch_view_.Value().Data()), kMaxBatch, drain_interval_ms_,
+      [this](size_t records) { DeliverBatch(records); },
       [this]() { DrainFromLoop(); });
   err = poller_->Start();
   if (err) {
@@ -341,13 +341,13 @@ void Probe::SetFilters(const Napi::CallbackInfo& info) {
   ApplyFilters(env, info[0].As<Napi::Object>());
 }
 
-void Probe::DeliverBatch(const uint8_t* data, size_t bytes, size_t records) {
+void Probe::DeliverBatch(size_t records) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, data, bytes);
   try {
-    on_batch_.MakeCallback(Value(), {buf, Napi::Number::New(env, static_cast<double>(records))},
-                           *async_);
+    on_batch_.MakeCallback(
+        Value(), {batch_view_.Value(), Napi::Number::New(env, static_cast<double>(records))},
+        *async_);
   } catch (const Napi::Error& e) {
     if (pending_error_.IsEmpty()) pending_error_ = Napi::Persistent(e.Value().As<Napi::Value>());
   }

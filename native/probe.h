@@ -31,7 +31,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   int OpenLoadAttach(Mechanism mechanism, const char** stage);
   void Teardown();
   void ApplyFilters(Napi::Env env, const Napi::Object& filters);
-  void DeliverBatch(const uint8_t* data, size_t bytes, size_t records);
+  void DeliverBatch(size_t records);
   void DrainFromLoop();
   void ReadKernelCounters();
 
@@ -53,6 +53,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
   bool owner_io_attached_ = false;
   std::unique_ptr<RingPoller> poller_;
   Napi::FunctionReference on_batch_;
+  // The records of the current batch; valid only during on_batch_.
+  Napi::Reference<Napi::Buffer<uint8_t>> batch_view_;
   std::unique_ptr<Napi::AsyncContext> async_;
   uint64_t kernel_counters_[8] = {};  // >= COUNTER_MAX, checked in probe.cc
   uint64_t recursion_misses_ = 0;

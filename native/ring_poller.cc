@@ -17,17 +17,16 @@ void CloseAndFree(Handle* h) {
 }
 }  // namespace
 
-RingPoller::RingPoller(uv_loop_t* loop, int map_fd, size_t record_size, size_t max_batch,
-                       unsigned interval_ms, BatchFn on_batch, ReadyFn on_ready)
+RingPoller::RingPoller(uv_loop_t* loop, int map_fd, size_t record_size, uint8_t* storage,
+                       size_t max_batch, unsigned interval_ms, BatchFn on_batch, ReadyFn on_ready)
     : loop_(loop),
       map_fd_(map_fd),
       record_size_(record_size),
       max_batch_(max_batch),
+      storage_(storage),
       interval_ms_(interval_ms),
       on_batch_(std::move(on_batch)),
-      on_ready_(std::move(on_ready)) {
-  batch_.reserve(record_size_ * max_batch_);
-}
+      on_ready_(std::move(on_ready)) {}
 
 RingPoller::~RingPoller() { Stop(); }
 
@@ -66,8 +65,7 @@ int RingPoller::OnSample(void* ctx, void* data, size_t size) {
     self->malformed_++;
     return 0;
   }
-  const auto* bytes = static_cast<const uint8_t*>(data);
-  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+  memcpy(self->storage_ + self->batch_records_ * size, data, size);
   self->batch_records_++;
   return self->batch_records_ >= self->max_batch_ ? kBatchFull : 0;
 }
@@ -77,10 +75,7 @@ void RingPoller::Flush() {
   size_t records = batch_records_;
   delivered_ += records;
   batch_records_ = 0;
-  // The callback may re-enter Drain (e.g. stop() from JS): hand it a copy-free
-  // view, then clear only after it returns.
-  on_batch_(batch_.data(), batch_.size(), records);
-  batch_.clear();
+  on_batch_(records);
 }
 
 long RingPoller::Drain() {

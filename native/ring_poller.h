@@ -9,18 +9,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <vector>
 
 struct ring_buffer;
 
 class RingPoller {
  public:
-  // on_batch receives whole records concatenated, at most max_batch of them.
-  using BatchFn = std::function<void(const uint8_t* data, size_t bytes, size_t records)>;
+  // on_batch is told how many whole records now lie at the start of the
+  // storage (at most max_batch); they stay valid until it returns.
+  using BatchFn = std::function<void(size_t records)>;
   // Called by the loop (kernel wakeup or timer); it is expected to call Drain().
   using ReadyFn = std::function<void()>;
 
-  RingPoller(uv_loop_t* loop, int map_fd, size_t record_size, size_t max_batch,
+  // storage holds max_batch * record_size bytes and outlives the poller: the
+  // caller shares it with JavaScript, so batches cross without allocation.
+  RingPoller(uv_loop_t* loop, int map_fd, size_t record_size, uint8_t* storage, size_t max_batch,
              unsigned interval_ms, BatchFn on_batch, ReadyFn on_ready);
   ~RingPoller();
   RingPoller(const RingPoller&) = delete;
@@ -44,6 +46,7 @@ class RingPoller {
   int map_fd_;
   size_t record_size_;
   size_t max_batch_;
+  uint8_t* storage_;
   unsigned interval_ms_;
   BatchFn on_batch_;
   ReadyFn on_ready_;
@@ -51,7 +54,6 @@ class RingPoller {
   // Heap-allocated: uv_close completes on a later loop turn, after we are gone.
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
-  std::vector<uint8_t> batch_;
   size_t batch_records_ = 0;
   bool draining_ = false;
   uint64_t malformed_ = 0;

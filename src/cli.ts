@@ -5,6 +5,7 @@ import { Agent, type AgentCounters } from './agent';
 import { parseCliArgs, UsageError, USAGE, type CliOptions } from './cli/options';
 import { ProbeError, SessionProbe } from './kernel/probe';
 import { ConsoleSink } from './output/console-sink';
+import { FdWriter } from './output/fd-writer';
 
 const NAME = 'tcplife-otel';
 
@@ -44,9 +45,6 @@ function main(argv: string[]): void {
   }
 
   const probe = new SessionProbe({ attach: opts.attach });
-  const sink = new ConsoleSink(process.stdout, { json: opts.json, table: opts.table });
-  const agent = new Agent(probe, opts.filters, [sink]);
-
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;
@@ -55,13 +53,16 @@ function main(argv: string[]): void {
     process.stderr.write(`${NAME}: stopped (${reason}): ${formatCounters(counters)}\n`);
     process.exit(0);
   };
+  // stdout is written with write(2) on fd 1 (see FdWriter), never through
+  // process.stdout. A closed pipe (`| head`) ends tracing quietly.
+  const onWriteError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') setImmediate(() => stop('output closed'));
+    else fail(`cannot write output: ${err.message}`, 1);
+  };
+  const sink = new ConsoleSink(new FdWriter(1), { json: opts.json, table: opts.table }, onWriteError);
+  const agent = new Agent(probe, opts.filters, [sink]);
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // A closed pipe (`| head`) ends tracing quietly, as the reader wanted.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') stop('output closed');
-    else fail(`cannot write output: ${err.message}`, 1);
-  });
 
   try {
     const info = agent.start();

@@ -46,6 +46,7 @@ export interface NativeFilters {
 }
 
 export interface NativeProbe {
+  /** onBatch gets one shared buffer holding `count` records; it is reused after the call returns. */
   start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): NativeProbeInfo;
   setFilters(filters: NativeFilters): void;
   drain(): number;

@@ -1,54 +1,67 @@
 // tcplife's terminal output (table, wide, CSV) or JSON lines, one write per batch.
 import type { TcpSession, WallTime } from '../sessions/tcp-session';
+import type { TextBatchWriter } from './fd-writer';
 import { jsonLine } from './json-lines';
 import type { SessionSink } from './session-sink';
 import { isPartial, localClock, tableHeader, tableRow, type TableOptions } from './table';
-
-/** The part of a writable stream we use: process.stdout, or a test's capture. */
-export interface LineWriter {
-  write(chunk: string): boolean;
-}
 
 export class ConsoleSink implements SessionSink {
   private firstEnd?: WallTime;
   private partialNotShown = 0;
   private printed = 0;
+  private failed = false;
 
+  /**
+   * onWriteError is told once when output fails (EPIPE: the reader went
+   * away); the sink writes nothing after that.
+   */
   constructor(
-    private readonly out: LineWriter,
+    private readonly out: TextBatchWriter,
     private readonly format: { json: boolean; table: TableOptions },
+    private readonly onWriteError: (err: NodeJS.ErrnoException) => void,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   open(): void {
-    if (!this.format.json) this.out.write(tableHeader(this.format.table) + '\n');
+    if (!this.format.json) this.emit([tableHeader(this.format.table) + '\n']);
   }
 
-  // One write per batch: on Linux, writes to pipes and files are synchronous,
-  // so output never waits in a buffer when piped (tcplife's old complaint).
+  // One write per batch, flushed at once: output never waits in a buffer
+  // when piped (tcplife's old complaint).
   write(batch: readonly TcpSession[]): void {
-    const lines: string[] = [];
+    if (this.failed) return;
     const clock = this.format.table.time ? localClock(this.now()) : undefined;
+    let lines = 0;
     for (const s of batch) {
       if (this.format.json) {
-        lines.push(jsonLine(s));
-        continue;
-      }
-      if (isPartial(s)) {
+        this.out.add(jsonLine(s) + '\n');
+      } else if (isPartial(s)) {
         this.partialNotShown++; // no duration to print; counted and reported at exit
         continue;
+      } else {
+        this.out.add(tableRow(s, this.format.table, { firstEnd: this.firstEnd, clock }) + '\n');
+        this.firstEnd ??= s.endTime;
       }
-      lines.push(tableRow(s, this.format.table, { firstEnd: this.firstEnd, clock }));
-      this.firstEnd ??= s.endTime;
+      lines++;
     }
-    if (lines.length === 0) return;
-    this.printed += lines.length;
-    this.out.write(lines.join('\n') + '\n');
+    if (lines === 0) return;
+    this.emit([]);
+    if (!this.failed) this.printed += lines;
   }
 
   close(): void {}
 
   counters(): Record<string, number> {
     return { printed: this.printed, partial_not_shown: this.partialNotShown };
+  }
+
+  private emit(texts: string[]): void {
+    try {
+      for (const t of texts) this.out.add(t);
+      this.out.flush();
+    } catch (err) {
+      this.failed = true;
+      this.onWriteError(err as NodeJS.ErrnoException);
+    }
   }
 }
