@@ -384,6 +384,7 @@ void Probe::ReadKernelCounters() {
   for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel_counters_[i] = SumPerCpu(fd, i, ncpus);
   programs_.clear();
   recursion_misses_ = 0;
+  owner_recursion_misses_ = 0;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     int pfd = bpf_program__fd(prog);
@@ -391,7 +392,10 @@ void Probe::ReadKernelCounters() {
     bpf_prog_info pinfo{};
     uint32_t len = sizeof(pinfo);
     if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) continue;
-    recursion_misses_ += pinfo.recursion_misses;
+    // A skipped state change can cost a session; a skipped owner check only
+    // an owner (the next send/recv or close() supplies it).
+    bool owner_check = strncmp(bpf_program__name(prog), "owner_on_", 9) == 0;
+    (owner_check ? owner_recursion_misses_ : recursion_misses_) += pinfo.recursion_misses;
     programs_.push_back({bpf_program__name(prog), pinfo.run_cnt, pinfo.run_time_ns,
                          pinfo.recursion_misses});
   }
@@ -408,6 +412,7 @@ Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
   out.Set("birthMissed", num(kernel_counters_[COUNTER_BIRTH_MISSED]));
   out.Set("storageFailed", num(kernel_counters_[COUNTER_STORAGE_FAILED]));
   out.Set("recursionMisses", num(recursion_misses_));
+  out.Set("ownerRecursionMisses", num(owner_recursion_misses_));
   out.Set("malformed", num(poller_ ? poller_->malformed() : 0));
   out.Set("delivered", num(poller_ ? poller_->delivered() : 0));
   out.Set("wakeups", num(poller_ ? poller_->wakeups() : 0));

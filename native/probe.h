@@ -58,6 +58,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   std::unique_ptr<Napi::AsyncContext> async_;
   uint64_t kernel_counters_[8] = {};  // >= COUNTER_MAX, checked in probe.cc
   uint64_t recursion_misses_ = 0;
+  uint64_t owner_recursion_misses_ = 0;
   std::vector<ProgramStats> programs_;
   // An exception thrown by the JS batch callback, rethrown to whoever drained.
   Napi::Reference<Napi::Value> pending_error_;

@@ -11,8 +11,10 @@ export interface AgentCounters {
   sessions_filtered: number;
   /** Kernel: lost because the ring buffer was full. */
   lost_ringbuf_full: number;
-  /** Kernel: program runs skipped by recursion protection (may lose sessions). */
-  lost_recursion: number;
+  /** Kernel: state changes skipped by recursion protection (a session may be lost or partial). */
+  skipped_state_changes: number;
+  /** Kernel: owner checks skipped by recursion protection (an owner may stay unknown). */
+  skipped_owner_checks: number;
   /** Kernel: per-socket state could not be allocated (session reported as partial). */
   state_alloc_failed: number;
   /** Sessions whose birth was not observed (they opened before the probe). */
@@ -59,7 +61,8 @@ export class Agent {
       sessions_seen: this.seen,
       sessions_filtered: k.filtered,
       lost_ringbuf_full: k.ringbufFull,
-      lost_recursion: k.recursionMisses,
+      skipped_state_changes: k.recursionMisses,
+      skipped_owner_checks: k.ownerRecursionMisses,
       state_alloc_failed: k.storageFailed,
       sessions_partial: k.birthMissed,
     };

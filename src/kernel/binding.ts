@@ -26,6 +26,7 @@ export interface NativeCounters {
   birthMissed: number;
   storageFailed: number;
   recursionMisses: number;
+  ownerRecursionMisses: number;
   malformed: number;
   delivered: number;
   wakeups: number;

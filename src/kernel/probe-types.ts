@@ -43,8 +43,14 @@ export interface ProbeCounters {
   birthMissed: number;
   /** Sessions whose per-socket state could not be allocated (reported as partial). */
   storageFailed: number;
-  /** Program runs the kernel skipped because it was already running on that CPU (sessions may be lost). */
+  /**
+   * State changes the kernel did not show us because the program was already
+   * running on that CPU (an interrupt nested in it): a session may be lost,
+   * partial, or miss its handshake time.
+   */
   recursionMisses: number;
+  /** Owner checks skipped the same way: an owner may be found later or stay unknown. */
+  ownerRecursionMisses: number;
   /** Records the reader saw with a wrong size (never expected). */
   malformed: number;
   /** Sessions handed to JavaScript. */

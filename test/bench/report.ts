@@ -64,7 +64,7 @@ export function renderReport(r: ReportInput): string {
   const made = sum(withAgent.map((x) => x.accepted + x.attempts));
   const delivered = sum(agents.map((a) => a.stormServerSessions + a.stormClientSessions));
   const ringFull = sum(agents.map((a) => a.counters.lost_ringbuf_full ?? NaN));
-  const recursion = sum(agents.map((a) => a.counters.lost_recursion ?? NaN));
+  const recursion = sum(agents.map((a) => a.counters.skipped_state_changes ?? NaN));
   const lostKernel = ringFull + recursion;
   const missing = made - delivered;
   const connections = sum(withAgent.map((x) => x.accepted));
@@ -195,7 +195,7 @@ export function renderReport(r: ReportInput): string {
     const a = x.agent!;
     const c = a.counters;
     L.push(
-      `| ${x.label} | ${int(a.stormServerSessions)} + ${int(a.stormClientSessions)} | ${int(a.linesTotal)} | ${c.lost_ringbuf_full ?? '?'} / ${c.lost_recursion ?? '?'} / ${a.partial} | ${int(a.ownerRight)} / ${int(a.ownerUnknown)} / ${int(a.ownerWrong)} | ${a.bytesWrong} | ${errs(a.outcomes)} | ${fix(a.cpuUs / 1000, 0)} ms in ${fix(a.cpuIntervalMs / 1000, 2)} s (${fix(a.cpuPctOfCore)}%) | ${fix(a.cpuUs / a.linesInCpuInterval, 2)} | ${fix(a.vmHwmKb / 1024)} MiB | ${fix(a.spawnToAttachedMs, 0)} / ${fix(a.attachReportedMs, 0)} ms |`,
+      `| ${x.label} | ${int(a.stormServerSessions)} + ${int(a.stormClientSessions)} | ${int(a.linesTotal)} | ${c.lost_ringbuf_full ?? '?'} / ${c.skipped_state_changes ?? '?'} / ${a.partial} | ${int(a.ownerRight)} / ${int(a.ownerUnknown)} / ${int(a.ownerWrong)} | ${a.bytesWrong} | ${errs(a.outcomes)} | ${fix(a.cpuUs / 1000, 0)} ms in ${fix(a.cpuIntervalMs / 1000, 2)} s (${fix(a.cpuPctOfCore)}%) | ${fix(a.cpuUs / a.linesInCpuInterval, 2)} | ${fix(a.vmHwmKb / 1024)} MiB | ${fix(a.spawnToAttachedMs, 0)} / ${fix(a.attachReportedMs, 0)} ms |`,
     );
   }
   L.push('');
