@@ -41,7 +41,8 @@ enum probe_counter {
 	COUNTER_FILTERED = 2,         /* closed but excluded by a filter */
 	COUNTER_BIRTH_MISSED = 3,     /* closed, birth unseen: opened before us (partial) */
 	COUNTER_STORAGE_FAILED = 4,   /* per-socket state could not be created */
-	COUNTER_MAX = 5,
+	COUNTER_NESTED_HANDLED = 5,   /* state changes set_state_nested handled */
+	COUNTER_MAX = 6,
 };
 
 /* Filter switches, set by user space (mutable: filters change at reload). */

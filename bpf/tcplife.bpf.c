@@ -369,9 +369,37 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 	return 0;
 }
 
+/*
+ * The kernel runs a tp_btf program at most once at a time per CPU: a state
+ * change made by an interrupt that arrives while set_state_btf runs (say, in
+ * connect()) is skipped for it, counted only as a recursion miss. So a second
+ * program on the same hook takes over exactly then: it does nothing unless
+ * set_state_btf is busy on its CPU.
+ */
+#define MAX_CPUS 4096
+__u8 state_prog_busy[MAX_CPUS];
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= MAX_CPUS)
+		return on_state_change(sk, oldstate, newstate, true);
+	state_prog_busy[cpu] = 1;
+	on_state_change(sk, oldstate, newstate, true);
+	state_prog_busy[cpu] = 0;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(set_state_nested, struct sock *sk, int oldstate, int newstate)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= MAX_CPUS || !state_prog_busy[cpu])
+		return 0; /* the usual case: set_state_btf handles it */
+	count(COUNTER_NESTED_HANDLED);
 	return on_state_change(sk, oldstate, newstate, true);
 }
 

@@ -226,6 +226,7 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const char** stage) {
 
   owner_io_attached_ = btf && owner_from_io_ && KernelHasSocketIoTracepoints();
   bpf_program__set_autoload(skel_->progs.set_state_btf, btf);
+  bpf_program__set_autoload(skel_->progs.set_state_nested, btf);
   bpf_program__set_autoload(skel_->progs.set_state_tp, !btf);
   bpf_program__set_autoload(skel_->progs.owner_on_send, owner_io_attached_);
   bpf_program__set_autoload(skel_->progs.owner_on_recv, owner_io_attached_);
@@ -411,7 +412,11 @@ Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
   out.Set("filtered", num(kernel_counters_[COUNTER_FILTERED]));
   out.Set("birthMissed", num(kernel_counters_[COUNTER_BIRTH_MISSED]));
   out.Set("storageFailed", num(kernel_counters_[COUNTER_STORAGE_FAILED]));
-  out.Set("recursionMisses", num(recursion_misses_));
+  // set_state_nested handles what recursion protection hid from set_state_btf;
+  // only the rest can cost a session.
+  uint64_t handled = kernel_counters_[COUNTER_NESTED_HANDLED];
+  out.Set("recursionMisses", num(recursion_misses_ > handled ? recursion_misses_ - handled : 0));
+  out.Set("nestedHandled", num(handled));
   out.Set("ownerRecursionMisses", num(owner_recursion_misses_));
   out.Set("malformed", num(poller_ ? poller_->malformed() : 0));
   out.Set("delivered", num(poller_ ? poller_->delivered() : 0));

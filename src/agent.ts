@@ -13,6 +13,8 @@ export interface AgentCounters {
   lost_ringbuf_full: number;
   /** Kernel: state changes skipped by recursion protection (a session may be lost or partial). */
   skipped_state_changes: number;
+  /** Kernel: state changes made in an interrupt nested in the program, caught by its twin. */
+  nested_state_changes: number;
   /** Kernel: owner checks skipped by recursion protection (an owner may stay unknown). */
   skipped_owner_checks: number;
   /** Kernel: per-socket state could not be allocated (session reported as partial). */
@@ -62,6 +64,7 @@ export class Agent {
       sessions_filtered: k.filtered,
       lost_ringbuf_full: k.ringbufFull,
       skipped_state_changes: k.recursionMisses,
+      nested_state_changes: k.nestedHandled,
       skipped_owner_checks: k.ownerRecursionMisses,
       state_alloc_failed: k.storageFailed,
       sessions_partial: k.birthMissed,

@@ -27,6 +27,7 @@ export interface NativeCounters {
   storageFailed: number;
   recursionMisses: number;
   ownerRecursionMisses: number;
+  nestedHandled: number;
   malformed: number;
   delivered: number;
   wakeups: number;

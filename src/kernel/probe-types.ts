@@ -51,6 +51,8 @@ export interface ProbeCounters {
   recursionMisses: number;
   /** Owner checks skipped the same way: an owner may be found later or stay unknown. */
   ownerRecursionMisses: number;
+  /** State changes made by an interrupt nested in the state-change program, handled by its twin. */
+  nestedHandled: number;
   /** Records the reader saw with a wrong size (never expected). */
   malformed: number;
   /** Sessions handed to JavaScript. */
