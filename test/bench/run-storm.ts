@@ -30,7 +30,7 @@ import {
 import type { ClientGo, ClientReport, ServerListening, ServerReport, ServerStart } from './storm-protocol';
 
 /** Programs of the agent whose cost we report. */
-export const AGENT_PROGRAMS = ['set_state_btf', 'owner_on_send', 'owner_on_recv'] as const;
+export const AGENT_PROGRAMS = ['set_state_btf', 'set_state_nested', 'owner_on_send', 'owner_on_recv'] as const;
 export const STATE_CHANGE_PROGRAM = 'set_state_btf';
 /** Other names of the same hooks (a classic-tracepoint agent), to spot foreign tracers. */
 const HOOK_PROGRAM_NAMES = new Set<string>([...AGENT_PROGRAMS, 'set_state_tp']);
