@@ -24,7 +24,7 @@ function describeAttach(mechanism: string, ownerFromIo: boolean, ms: number): st
   const hook = mechanism === 'tp_btf' ? 'tp_btf/inet_sock_set_state' : 'tracepoint sock:inet_sock_set_state';
   const owners = ownerFromIo
     ? 'owners of accepted sockets from their first send/recv'
-    : 'owners of accepted sockets only when they close first';
+    : 'owners of accepted sockets from close()';
   return `${NAME}: tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms\n`;
 }
 
