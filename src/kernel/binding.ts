@@ -1,5 +1,6 @@
 // Raw typings of the native addon (native/addon.cc). The friendly API is probe.ts.
 import * as path from 'node:path';
+import type { KernelFilters, ProbeCounters, ProbeInfo } from './probe-types';
 
 export interface FieldLayout {
   offset: number;
@@ -19,38 +20,16 @@ export interface NativeProgramStats {
   recursionMisses: number;
 }
 
-export interface NativeCounters {
-  sessionsEmitted: number;
-  ringbufFull: number;
-  filtered: number;
-  birthMissed: number;
-  storageFailed: number;
-  recursionMisses: number;
-  ownerRecursionMisses: number;
-  nestedHandled: number;
-  malformed: number;
-  delivered: number;
+/** What the addon reports beyond ProbeCounters: poll wakeups and each program's stats. */
+export interface NativeCounters extends ProbeCounters {
   wakeups: number;
   programs: NativeProgramStats[];
 }
 
-export interface NativeProbeInfo {
-  mechanism: 'tp_btf' | 'tracepoint';
-  ownerFromSocketIo: boolean;
-  attachMs: number;
-}
-
-export interface NativeFilters {
-  pids: number[];
-  localPorts: number[];
-  remotePorts: number[];
-  family: 0 | 4 | 6;
-}
-
 export interface NativeProbe {
   /** onBatch gets one shared buffer holding `count` records; it is reused after the call returns. */
-  start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): NativeProbeInfo;
-  setFilters(filters: NativeFilters): void;
+  start(filters: KernelFilters, onBatch: (records: Buffer, count: number) => void): ProbeInfo;
+  setFilters(filters: KernelFilters): void;
   drain(): number;
   counters(): NativeCounters;
   stop(): void;

@@ -1,6 +1,6 @@
 // The friendly probe: kernel batches in, TcpSession arrays out.
 import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
-import type { KernelFilters, ProbeCounters, ProbeInfo, ProbeOptions } from './probe-types';
+import type { KernelFilters, ProbeInfo, ProbeOptions } from './probe-types';
 import { decodeSessions } from '../sessions/decode';
 import { KernelClock } from '../sessions/kernel-clock';
 import type { TcpSession } from '../sessions/tcp-session';
@@ -62,7 +62,7 @@ export class SessionProbe {
     this.native.drain();
   }
 
-  counters(): ProbeCounters & Pick<NativeCounters, 'programs' | 'wakeups'> {
+  counters(): NativeCounters {
     return this.native.counters();
   }
 

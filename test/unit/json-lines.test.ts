@@ -1,39 +1,9 @@
 import { strict as assert } from 'node:assert';
 import type { TcpSession, WallTime } from '../../src/sessions/tcp-session';
 import { jsonLine, rfc3339Micros, sessionToJson } from '../../src/output/json-lines';
+import { sampleSession } from '../support/sample-session';
 
-function session(over: Partial<TcpSession>): TcpSession {
-  return {
-    family: 4,
-    localAddress: '10.0.0.5',
-    localPort: 45678,
-    remoteAddress: '93.184.216.34',
-    remotePort: 443,
-    role: 'client',
-    pid: 1234,
-    tid: 1235,
-    comm: 'curl',
-    ownerSource: 'connect',
-    cgroupId: 77,
-    netns: 4026531840,
-    // 2026-11-26T06:15:52Z
-    startTime: [1795673752, 123456789],
-    endTime: [1795673752, 246913578],
-    durationNs: 123456789,
-    handshakeNs: 1500,
-    bytesSent: 2548,
-    bytesReceived: 1048577,
-    bytesAckedRaw: 2550,
-    bytesReceivedRaw: 1048579,
-    stateBeforeClose: 'FIN_WAIT2',
-    outcome: 'closed_locally',
-    cookie: 12345,
-    sndUna: 1,
-    rcvNxt: 2,
-    endBootNs: 99,
-    ...over,
-  };
-}
+const session = sampleSession;
 
 const KEYS = [
   'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
