@@ -44,7 +44,12 @@ function main(argv: string[]): void {
     return;
   }
 
-  const probe = new SessionProbe({ attach: opts.attach });
+  let probe: SessionProbe;
+  try {
+    probe = new SessionProbe({ attach: opts.attach });
+  } catch (err) {
+    fail((err as Error).message, 1); // the addon is missing or does not load
+  }
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;

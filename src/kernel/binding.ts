@@ -63,8 +63,13 @@ let addon: NativeAddon | undefined;
 export function loadAddon(): NativeAddon {
   if (!addon) {
     const root = path.resolve(__dirname, '..', '..', '..');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require(path.join(root, 'build', 'Release', 'tcplife.node')) as NativeAddon;
+    const file = path.join(root, 'build', 'Release', 'tcplife.node');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      addon = require(file) as NativeAddon;
+    } catch (err) {
+      throw new Error(`cannot load the native addon ${file} (${(err as Error).message.split('\n')[0]}): build it with scripts/setup`);
+    }
   }
   return addon;
 }
