@@ -21,6 +21,8 @@ export interface AgentCounters {
   state_alloc_failed: number;
   /** Sessions whose birth was not observed (they opened before the probe). */
   sessions_partial: number;
+  /** Records of the wrong size, dropped by the reader (a kernel/addon mismatch; never expected). */
+  malformed_records: number;
   [sinkCounter: string]: number;
 }
 
@@ -68,6 +70,7 @@ export class Agent {
       skipped_owner_checks: k.ownerRecursionMisses,
       state_alloc_failed: k.storageFailed,
       sessions_partial: k.birthMissed,
+      malformed_records: k.malformed,
     };
     for (const sink of this.sinks) Object.assign(out, sink.counters());
     return out;
