@@ -25,11 +25,13 @@ constexpr uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
 bool PathExists(const char* path) { return access(path, F_OK) == 0; }
 
 // The classic tracepoint needs tracefs, which this kind of machine does not
-// mount at boot.
-int EnsureTracefs() {
+// mount at boot. *mounted says whether we mounted it (and so unmount it).
+int EnsureTracefs(bool* mounted) {
+  *mounted = false;
   if (PathExists("/sys/kernel/tracing/events") || PathExists("/sys/kernel/debug/tracing/events"))
     return 0;
   if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) return -errno;
+  *mounted = true;
   return 0;
 }
 
@@ -237,7 +239,7 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const char** stage) {
 
   *stage = "attaching";
   if (!btf) {
-    err = EnsureTracefs();
+    err = EnsureTracefs(&mounted_tracefs_);
     if (err) return err;
   }
   return tcplife_bpf__attach(skel_);
@@ -441,6 +443,10 @@ void Probe::Teardown() {
     ReadKernelCounters();  // the counters outlive the maps
     tcplife_bpf__destroy(skel_);
     skel_ = nullptr;
+  }
+  if (mounted_tracefs_) {
+    umount2("/sys/kernel/tracing", MNT_DETACH);  // leave the system as we found it
+    mounted_tracefs_ = false;
   }
 }
 

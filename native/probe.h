@@ -51,6 +51,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   tcplife_bpf* skel_ = nullptr;
   Mechanism mechanism_ = Mechanism::kTpBtf;
   bool owner_io_attached_ = false;
+  bool mounted_tracefs_ = false;
   std::unique_ptr<RingPoller> poller_;
   Napi::FunctionReference on_batch_;
   // The records of the current batch; valid only during on_batch_.
