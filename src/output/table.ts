@@ -164,9 +164,11 @@ function secondsSince(origin: WallTime, t: WallTime): number {
 
 // ---- Python %-format semantics -------------------------------------------
 
-/** Python counts code points, not UTF-16 units. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Python counts code points, not UTF-16 units (they differ only with surrogates). */
 function cpLength(s: string): number {
-  return Array.from(s).length;
+  return SURROGATE.test(s) ? Array.from(s).length : s.length;
 }
 
 /** %-Ns: pad on the right to N, never truncate. */
@@ -181,6 +183,7 @@ function rjust(s: string, width: number): string {
 
 /** %.Ns: keep at most N code points. */
 function trunc(s: string, n: number): string {
+  if (!SURROGATE.test(s)) return s.length <= n ? s : s.slice(0, n);
   return Array.from(s).slice(0, n).join('');
 }
 
@@ -196,6 +199,12 @@ export function pyFixed(x: number, digits: number): string {
   const negative = x < 0 || Object.is(x, -0);
   const abs = Math.abs(x);
   if (abs >= 1e21) return (negative ? '-' : '') + abs.toFixed(digits); // not reachable for our data
+  // toFixed also rounds the exact binary value to the nearest; it differs
+  // from Python only on an exact tie, and an exact tie always shows as a
+  // fraction of exactly .5 in abs * 10^digits (10^digits is exact): only
+  // then take the slow exact path below.
+  const scaled = abs * 10 ** digits;
+  if (scaled - Math.floor(scaled) !== 0.5) return (negative ? '-' : '') + abs.toFixed(digits);
   const exact = abs.toFixed(100);
   const dot = exact.indexOf('.');
   const kept = exact.slice(0, dot) + exact.slice(dot + 1, dot + 1 + digits); // digits as an integer string
