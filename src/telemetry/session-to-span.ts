@@ -1,0 +1,145 @@
+/**
+ * One TCP session -> one span, as a plain SpanRecord. Pure and deterministic:
+ * the same session and ids always give the same record; ids come from the
+ * caller. Attribute names follow the OpenTelemetry semantic conventions
+ * (network.*, server.*, client.*, process.*, error.type); what they have no
+ * name for is under tcplife.*.
+ *
+ * Span name: low cardinality, never an address (addresses are in attributes):
+ *   'TCP connect :<remote port>'  role client: this host connected to that port
+ *   'TCP accept :<local port>'    role server: this host accepted on that port
+ *   'TCP session'                 role unknown (e.g. opened before the agent)
+ * The port a client connects to and the port a server listens on name the
+ * service; the other end's port is ephemeral and stays out of the name.
+ */
+import { FAILED_OUTCOMES, type Outcome, type TcpSession, type WallTime } from '../sessions/tcp-session';
+import { type Attribute, type SpanKindCode, type SpanRecord, type SpanStatus, SpanKind, StatusCode } from './span-record';
+
+/** Status messages for the failed outcomes (FAILED_OUTCOMES). */
+const FAILURE_MESSAGES: Readonly<Partial<Record<Outcome, string>>> = {
+  refused: 'connection refused',
+  timeout: 'connection timed out',
+  connect_failed: 'connect failed',
+  handshake_aborted: 'handshake aborted',
+  reset_by_peer: 'connection reset by peer',
+  reset_locally: 'connection reset locally',
+};
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+const IPV4_MAPPED = /^::ffff:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i;
+
+const str = (key: string, value: string): Attribute => ({ key, value: { string: value } });
+const int = (key: string, value: number): Attribute => ({ key, value: { int: value } });
+const double = (key: string, value: number): Attribute => ({ key, value: { double: value } });
+const bool = (key: string, value: boolean): Attribute => ({ key, value: { bool: value } });
+
+/**
+ * The span for one session.
+ * - start = birth, end = close (wall clock). A partial session (birth not
+ *   seen: startTime undefined) starts at its end and carries
+ *   tcplife.partial = true; complete sessions do not carry the key.
+ * - kind: CLIENT (role client), SERVER (role server), INTERNAL (unknown).
+ * - status: ERROR with a short message for FAILED_OUTCOMES, else UNSET.
+ * Throws a RangeError when an id is not lowercase hex of the right length,
+ * or is all zeros (OTLP treats those as invalid).
+ */
+export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: string }): SpanRecord {
+  checkId('traceId', ids.traceId, TRACE_ID);
+  checkId('spanId', ids.spanId, SPAN_ID);
+  const partial = s.startTime === undefined;
+  const endTime: WallTime = [s.endTime[0], s.endTime[1]];
+  const startTime: WallTime = s.startTime === undefined ? [endTime[0], endTime[1]] : [s.startTime[0], s.startTime[1]];
+  return {
+    traceId: ids.traceId,
+    spanId: ids.spanId,
+    name: spanName(s),
+    kind: spanKind(s),
+    startTime,
+    endTime,
+    attributes: spanAttributes(s, partial),
+    status: spanStatus(s),
+  };
+}
+
+/** The span name (see the module comment): never contains an address. */
+function spanName(s: TcpSession): string {
+  switch (s.role) {
+    case 'client':
+      return `TCP connect :${s.remotePort}`;
+    case 'server':
+      return `TCP accept :${s.localPort}`;
+    default:
+      return 'TCP session';
+  }
+}
+
+function spanKind(s: TcpSession): SpanKindCode {
+  switch (s.role) {
+    case 'client':
+      return SpanKind.CLIENT;
+    case 'server':
+      return SpanKind.SERVER;
+    default:
+      return SpanKind.INTERNAL;
+  }
+}
+
+/**
+ * network.type is the protocol on the wire: an IPv4-mapped peer
+ * (::ffff:a.b.c.d) on an IPv6 socket talks IPv4, so it is 'ipv4' even
+ * though the session's family is 6. Addresses are reported as the socket
+ * holds them (still ::ffff:a.b.c.d).
+ */
+function networkType(s: TcpSession): 'ipv4' | 'ipv6' {
+  return s.family === 4 || IPV4_MAPPED.test(s.remoteAddress) ? 'ipv4' : 'ipv6';
+}
+
+function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
+  const a: Attribute[] = [
+    str('network.transport', 'tcp'),
+    str('network.type', networkType(s)),
+    str('network.local.address', s.localAddress),
+    int('network.local.port', s.localPort),
+    str('network.peer.address', s.remoteAddress),
+    int('network.peer.port', s.remotePort),
+  ];
+  if (s.role === 'client') {
+    a.push(
+      str('server.address', s.remoteAddress),
+      int('server.port', s.remotePort),
+      str('client.address', s.localAddress),
+      int('client.port', s.localPort),
+    );
+  } else if (s.role === 'server') {
+    a.push(
+      str('server.address', s.localAddress),
+      int('server.port', s.localPort),
+      str('client.address', s.remoteAddress),
+      int('client.port', s.remotePort),
+    );
+  }
+  if (s.pid !== 0) a.push(int('process.pid', s.pid));
+  if (s.comm !== '') a.push(str('process.executable.name', s.comm));
+  a.push(int('tcplife.bytes_sent', s.bytesSent), int('tcplife.bytes_received', s.bytesReceived));
+  if (s.handshakeNs !== undefined) a.push(double('tcplife.handshake_ms', s.handshakeNs / 1e6));
+  a.push(
+    str('tcplife.outcome', s.outcome),
+    str('tcplife.state_before_close', s.stateBeforeClose),
+    str('tcplife.owner_source', s.ownerSource),
+  );
+  if (partial) a.push(bool('tcplife.partial', true));
+  if (FAILED_OUTCOMES.has(s.outcome)) a.push(str('error.type', s.error ?? s.outcome));
+  return a;
+}
+
+function spanStatus(s: TcpSession): SpanStatus {
+  if (!FAILED_OUTCOMES.has(s.outcome)) return { code: StatusCode.UNSET };
+  return { code: StatusCode.ERROR, message: FAILURE_MESSAGES[s.outcome] ?? s.outcome.replace(/_/g, ' ') };
+}
+
+function checkId(name: string, id: string, shape: RegExp): void {
+  if (!shape.test(id) || /^0+$/.test(id)) {
+    throw new RangeError(`sessionToSpan: ${name} ${JSON.stringify(id)} is not ${shape === TRACE_ID ? 32 : 16} lowercase hex digits (not all zero)`);
+  }
+}
