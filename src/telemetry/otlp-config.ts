@@ -1,0 +1,325 @@
+/**
+ * Pure resolver of the standard OpenTelemetry environment variables for a
+ * trace exporter over OTLP/gRPC (no I/O, never throws). Follows the
+ * OpenTelemetry specification ("OTLP Exporter Configuration", "Environment
+ * Variable Specification"): a signal-specific OTEL_EXPORTER_OTLP_TRACES_*
+ * variable wins over the generic OTEL_EXPORTER_OTLP_* one. Values are trimmed;
+ * empty or whitespace-only values count as unset (so an empty TRACES_* variable
+ * falls through to the generic one).
+ *
+ * Every problem becomes one message in `errors`, naming the variable actually
+ * used, the bad value (JSON-quoted, truncated to 80 characters) and what is
+ * allowed; the setting then keeps its default. Choices where the spec is open:
+ *
+ * - Endpoint: `http://host[:port]`, `https://host[:port]` or bare `host:port`
+ *   (IPv6 in brackets; the host is returned as written, brackets included, so
+ *   `${host}:${port}` is a valid gRPC target). A URL without a port takes the
+ *   scheme's port (80/443), as URLs mean; a bare host must name its port. Any
+ *   path, query or fragment is ignored (gRPC has its own paths); user info
+ *   (`user:pass@`) is rejected and never echoed.
+ * - Security: the scheme decides (https => secure, http => insecure) and
+ *   *_INSECURE is then ignored, with no error, even when it disagrees: the spec
+ *   applies INSECURE only to endpoints without a scheme. Without a scheme the
+ *   connection is secure unless *_INSECURE is true (spec default: false).
+ * - Booleans: "true" (any case) is true; "false" (any case) or unset is false;
+ *   anything else is false and reported.
+ * - Headers: entries are split on ',', and each at its first '=' (values may
+ *   contain '='); keys are trimmed and lower-cased and must be gRPC metadata
+ *   keys ([0-9a-z_.-]); values are trimmed, then percent-decoded, and must not
+ *   contain control characters. Empty entries (`a=1,,b=2`, trailing comma) are
+ *   skipped. A bad entry is dropped and reported, the good ones are kept;
+ *   duplicate keys are all kept in order (gRPC metadata is multi-valued).
+ *   Header values may be secrets, so errors quote keys only, never values.
+ * - Durations (ms) and sizes: decimal integers only; timeouts, queue and batch
+ *   sizes must be > 0, OTEL_BSP_SCHEDULE_DELAY may be 0; all at most 2^31-1
+ *   (Node timers overflow beyond it).
+ * - maxExportBatchSize > maxQueueSize: reported when the batch size was set,
+ *   and in every case the batch size is clamped to the queue size.
+ * - OTEL_TRACES_EXPORTER: names are trimmed and matched case-insensitively,
+ *   duplicates collapse; unknown names are dropped and reported, valid ones are
+ *   kept. "none" alone gives []; "none" mixed with exporters is reported and
+ *   ignored.
+ * - Certificate paths are returned as given (trimmed); reading them is the
+ *   caller's job.
+ */
+
+export interface OtlpEndpoint {
+  host: string;
+  port: number;
+  secure: boolean;
+}
+
+export interface OtlpBatchConfig {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduleDelayMs: number;
+  exportTimeoutMs: number;
+}
+
+export type OtlpCompression = 'none' | 'gzip';
+export type TraceExporterName = 'otlp' | 'console';
+
+export interface OtlpTraceConfig {
+  endpoint: OtlpEndpoint;
+  headers: Array<[string, string]>;
+  certificateFile?: string;
+  clientKeyFile?: string;
+  clientCertificateFile?: string;
+  compression: OtlpCompression;
+  timeoutMs: number;
+  batch: OtlpBatchConfig;
+  /** [] when OTEL_TRACES_EXPORTER is unset (not configured) or "none". */
+  exporters: TraceExporterName[];
+  disabled: boolean;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4317';
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_BATCH: OtlpBatchConfig = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduleDelayMs: 5000,
+  exportTimeoutMs: 30_000,
+};
+const MAX_INT32 = 2 ** 31 - 1;
+const MAX_QUOTED = 80;
+
+/** The value quoted for an error message: truncated, then JSON-escaped. */
+function quote(value: string): string {
+  const cut = value.length > MAX_QUOTED ? `${value.slice(0, MAX_QUOTED)}...` : value;
+  return JSON.stringify(cut);
+}
+
+function notAllowed(name: string, value: string, expected: string): string {
+  return `${name}: ${quote(value)} is not allowed: expected ${expected}`;
+}
+
+/** A trimmed, non-empty value, or undefined. */
+function read(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+/** The signal-specific variable if set, else the generic one. */
+function readOtlp(env: Env, suffix: string): { name: string; value: string } | undefined {
+  for (const name of [`OTEL_EXPORTER_OTLP_TRACES_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
+    const value = read(env, name);
+    if (value !== undefined) return { name, value };
+  }
+  return undefined;
+}
+
+function parseBoolean(name: string, value: string | undefined, errors: string[]): boolean {
+  if (value === undefined) return false;
+  const v = value.toLowerCase();
+  if (v === 'true') return true;
+  if (v !== 'false') errors.push(notAllowed(name, value, 'true or false'));
+  return false;
+}
+
+function parseInteger(
+  name: string,
+  value: string | undefined,
+  min: number,
+  fallback: number,
+  errors: string[],
+): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= MAX_INT32)) {
+    errors.push(notAllowed(name, value, `an integer from ${min} to ${MAX_INT32}`));
+    return fallback;
+  }
+  return n;
+}
+
+const HOST_NAME = /^[A-Za-z0-9._-]+$/;
+const HOST_IPV6 = /^\[[0-9A-Fa-f:.]+(%[A-Za-z0-9._~-]+)?\]$/;
+const ENDPOINT_FORMS = 'http://host[:port], https://host[:port] or host:port, with a port from 1 to 65535';
+
+/** `host[:port]` -> host and port (undefined when absent); null when malformed. */
+function splitHostPort(authority: string): { host: string; port?: number } | null {
+  const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d*))?$/.exec(authority);
+  if (!m) return null;
+  const host = m[1];
+  if (!HOST_NAME.test(host) && !HOST_IPV6.test(host)) return null;
+  if (m[2] === undefined) return { host };
+  const port = m[2] === '' ? NaN : Number(m[2]);
+  if (!(port >= 1 && port <= 65535)) return null;
+  return { host, port };
+}
+
+function parseEndpoint(
+  name: string,
+  value: string,
+  insecure: boolean,
+  errors: string[],
+): OtlpEndpoint | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(value);
+  if (scheme) {
+    const protocol = scheme[1].toLowerCase();
+    const authority = /^[^/?#]*/.exec(scheme[2])![0];
+    const shown = value.replace(/^([^:]*:\/\/)[^/?#]*@/, '$1***@');
+    if (protocol !== 'http' && protocol !== 'https') {
+      errors.push(notAllowed(name, shown, `the scheme http or https (${ENDPOINT_FORMS})`));
+      return undefined;
+    }
+    if (authority.includes('@')) {
+      errors.push(notAllowed(name, shown, `no user info in the URL (${ENDPOINT_FORMS})`));
+      return undefined;
+    }
+    const hp = splitHostPort(authority);
+    if (!hp) {
+      errors.push(notAllowed(name, shown, ENDPOINT_FORMS));
+      return undefined;
+    }
+    const secure = protocol === 'https';
+    return { host: hp.host, port: hp.port ?? (secure ? 443 : 80), secure };
+  }
+  const hp = value.includes('/') || value.includes('@') ? null : splitHostPort(value);
+  if (!hp || hp.port === undefined) {
+    errors.push(notAllowed(name, value, ENDPOINT_FORMS));
+    return undefined;
+  }
+  return { host: hp.host, port: hp.port, secure: !insecure };
+}
+
+const HEADER_KEY = /^[0-9a-z_.-]+$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function parseHeaders(name: string, value: string, errors: string[]): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  value.split(',').forEach((raw, i) => {
+    const entry = raw.trim();
+    if (!entry) return;
+    const where = `${name}: entry ${i + 1}`;
+    const eq = entry.indexOf('=');
+    if (eq < 0) {
+      // Could be a bare secret (a token without its key): do not echo it.
+      errors.push(`${where} (${entry.length} characters, not shown) is not allowed: expected key=value`);
+      return;
+    }
+    const key = entry.slice(0, eq).trim().toLowerCase();
+    if (!HEADER_KEY.test(key)) {
+      errors.push(
+        `${where}: key ${quote(entry.slice(0, eq).trim())} is not allowed: expected a non-empty key of letters, digits, '-', '_' or '.'`,
+      );
+      return;
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      errors.push(`${where}: the value of ${quote(key)} (not shown) is not allowed: expected valid percent-encoding`);
+      return;
+    }
+    if (CONTROL.test(decoded)) {
+      errors.push(`${where}: the value of ${quote(key)} (not shown) is not allowed: expected no control characters`);
+      return;
+    }
+    headers.push([key, decoded]);
+  });
+  return headers;
+}
+
+function parseExporters(name: string, value: string, errors: string[]): TraceExporterName[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const exporters: TraceExporterName[] = [];
+  const hasOthers = names.some((n) => n.toLowerCase() !== 'none');
+  for (const raw of names) {
+    const n = raw.toLowerCase();
+    if (n === 'otlp' || n === 'console') {
+      if (!exporters.includes(n)) exporters.push(n);
+    } else if (n === 'none') {
+      if (hasOthers) errors.push(notAllowed(name, value, '"none" alone, or a list of otlp and console'));
+    } else {
+      errors.push(notAllowed(name, raw, 'a comma-separated list of otlp, console, or none'));
+    }
+  }
+  return exporters;
+}
+
+export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; errors: string[] } {
+  const errors: string[] = [];
+
+  const insecureVar = readOtlp(env, 'INSECURE');
+  const insecure = insecureVar ? parseBoolean(insecureVar.name, insecureVar.value, errors) : false;
+  const endpointVar = readOtlp(env, 'ENDPOINT');
+  const endpoint =
+    (endpointVar && parseEndpoint(endpointVar.name, endpointVar.value, insecure, errors)) ||
+    parseEndpoint('default', DEFAULT_OTLP_ENDPOINT, insecure, [])!;
+
+  const headersVar = readOtlp(env, 'HEADERS');
+  const headers = headersVar ? parseHeaders(headersVar.name, headersVar.value, errors) : [];
+
+  let compression: OtlpCompression = 'none';
+  const compressionVar = readOtlp(env, 'COMPRESSION');
+  if (compressionVar) {
+    const v = compressionVar.value.toLowerCase();
+    if (v === 'gzip' || v === 'none') compression = v;
+    else errors.push(notAllowed(compressionVar.name, compressionVar.value, 'gzip or none'));
+  }
+
+  const timeoutVar = readOtlp(env, 'TIMEOUT');
+  const timeoutMs = timeoutVar
+    ? parseInteger(timeoutVar.name, timeoutVar.value, 1, DEFAULT_TIMEOUT_MS, errors)
+    : DEFAULT_TIMEOUT_MS;
+
+  const bsp = (suffix: string, min: number, fallback: number): number =>
+    parseInteger(`OTEL_BSP_${suffix}`, read(env, `OTEL_BSP_${suffix}`), min, fallback, errors);
+  const batch: OtlpBatchConfig = {
+    maxQueueSize: bsp('MAX_QUEUE_SIZE', 1, DEFAULT_BATCH.maxQueueSize),
+    maxExportBatchSize: bsp('MAX_EXPORT_BATCH_SIZE', 1, DEFAULT_BATCH.maxExportBatchSize),
+    scheduleDelayMs: bsp('SCHEDULE_DELAY', 0, DEFAULT_BATCH.scheduleDelayMs),
+    exportTimeoutMs: bsp('EXPORT_TIMEOUT', 1, DEFAULT_BATCH.exportTimeoutMs),
+  };
+  if (batch.maxExportBatchSize > batch.maxQueueSize) {
+    // Report it only when the batch size was set and valid (else it is the
+    // default, or already reported); clamp in every case.
+    const setBatch = read(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+    if (setBatch !== undefined && Number(setBatch) === batch.maxExportBatchSize && /^\d+$/.test(setBatch)) {
+      errors.push(
+        notAllowed(
+          'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+          setBatch,
+          `an integer at most OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSize})`,
+        ),
+      );
+    }
+    batch.maxExportBatchSize = batch.maxQueueSize;
+  }
+
+  const exportersValue = read(env, 'OTEL_TRACES_EXPORTER');
+  const exporters = exportersValue ? parseExporters('OTEL_TRACES_EXPORTER', exportersValue, errors) : [];
+
+  const disabled = parseBoolean('OTEL_SDK_DISABLED', read(env, 'OTEL_SDK_DISABLED'), errors);
+
+  const config: OtlpTraceConfig = {
+    endpoint,
+    headers,
+    compression,
+    timeoutMs,
+    batch,
+    exporters,
+    disabled,
+  };
+  const certificate = readOtlp(env, 'CERTIFICATE');
+  if (certificate) config.certificateFile = certificate.value;
+  const clientKey = readOtlp(env, 'CLIENT_KEY');
+  if (clientKey) config.clientKeyFile = clientKey.value;
+  const clientCertificate = readOtlp(env, 'CLIENT_CERTIFICATE');
+  if (clientCertificate) config.clientCertificateFile = clientCertificate.value;
+
+  return { config, errors };
+}
+
+/** The headers with every value replaced by '***' (for printing a config). */
+export function redactHeaders(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string]> {
+  return headers.map(([key]) => [key, '***']);
+}
