@@ -1,0 +1,278 @@
+/**
+ * Batching OTLP/gRPC span exporter: SpanRecords in, ExportTraceServiceRequest
+ * protobuf (otlp-encoder) out through a bare @grpc/grpc-js client (identity
+ * serializers, no generated stubs, no OpenTelemetry SDK).
+ *
+ * Buffering. Every span not yet exported or dropped, including the batch in
+ * flight, counts against config.batch.maxQueueSize; `add` drops what does not
+ * fit (dropped_queue_full) and never throws. So with the collector down the
+ * buffer fills, and every later span is dropped and counted, deterministically.
+ * A batch (the oldest maxExportBatchSize spans) is sent as soon as that many
+ * are waiting, else scheduleDelayMs after the first waiting span (the timer is
+ * unref'd). One export is in flight at a time.
+ *
+ * Retry policy. Retryable codes follow the OTLP specification's list
+ * (CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS)
+ * plus RESOURCE_EXHAUSTED unconditionally (the spec asks for RetryInfo, which
+ * we do not parse: treating it as throttling is the safe reading). A failed
+ * attempt with such a code retries the SAME batch after a full-jitter
+ * exponential backoff, random in [0, min(cap, base * 2^attempt)] (base 100 ms,
+ * cap 5 s), for as long as it takes: the bounded buffer, not a retry limit, is
+ * what protects memory. Any other code (INVALID_ARGUMENT, UNIMPLEMENTED,
+ * PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, ...) drops the batch
+ * (dropped_rejected). Every failed attempt counts in export_failures. A batch
+ * the encoder refuses (RangeError: invalid record) is dropped as rejected too.
+ * The grpc channel's own reconnect backoff is capped at the retry cap, so a
+ * collector that comes back is noticed within about that long.
+ *
+ * Each attempt has deadline config.timeoutMs (batch.exportTimeoutMs is not
+ * used: retries are unbounded until shutdown). Metadata comes from
+ * config.headers; gzip from config.compression.
+ *
+ * shutdown(timeoutMs) stops accepting (later spans count as dropped_shutdown),
+ * sends everything buffered without waiting for the schedule delay, retrying
+ * within the deadline; at the deadline it cancels the call in flight, counts
+ * what is left as dropped_shutdown and closes the client. Idempotent, never
+ * rejects.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { OtlpTraceConfig } from './otlp-config';
+import { encodeExportTraceRequest } from './otlp-encoder';
+import type { Attribute, SpanRecord } from './span-record';
+
+export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+export const RETRYABLE_CODES: ReadonlySet<grpc.status> = new Set([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.ABORTED,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
+export interface SpanExporterCounters {
+  exported: number;
+  dropped_queue_full: number;
+  dropped_rejected: number;
+  dropped_shutdown: number;
+  export_failures: number;
+  /** Spans buffered now, the batch in flight included. */
+  queued: number;
+}
+
+export interface SpanExporterOptions {
+  /** Backoff base (ms) for the first retry; default 100. */
+  retryBaseMs?: number;
+  /** Backoff cap (ms); default 5000. */
+  retryMaxMs?: number;
+}
+
+export interface TlsMaterial {
+  ca?: Buffer;
+  key?: Buffer;
+  cert?: Buffer;
+}
+
+const GZIP = 2; // grpc-js CompressionAlgorithms.gzip
+const identity = (b: Buffer): Buffer => b;
+
+export class OtlpSpanExporter {
+  private readonly client: grpc.Client;
+  private readonly metadata = new grpc.Metadata();
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly buffer: SpanRecord[] = [];
+  /** Number of spans at the front of `buffer` that form the batch in flight (0: none). */
+  private inFlight = 0;
+  private call: grpc.ClientUnaryCall | undefined;
+  private attempt = 0;
+  private scheduleTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private accepting = true;
+  private flushing = false;
+  private finished = false;
+  private shutdownDeadline = 0;
+  private shutdownPromise: Promise<void> | undefined;
+  private onDrained: (() => void) | undefined;
+  private readonly stats = {
+    exported: 0,
+    dropped_queue_full: 0,
+    dropped_rejected: 0,
+    dropped_shutdown: 0,
+    export_failures: 0,
+  };
+
+  constructor(
+    private readonly config: OtlpTraceConfig,
+    private readonly resource: Attribute[],
+    private readonly scope: { name: string; version: string },
+    tls?: TlsMaterial,
+    options: SpanExporterOptions = {},
+  ) {
+    this.retryBaseMs = Math.max(1, options.retryBaseMs ?? 100);
+    this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 5000);
+    for (const [key, value] of config.headers) this.metadata.add(key, value);
+    const { host, port, secure } = config.endpoint;
+    const credentials = secure
+      ? grpc.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null)
+      : grpc.credentials.createInsecure();
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.initial_reconnect_backoff_ms': Math.min(1000, this.retryMaxMs),
+      'grpc.max_reconnect_backoff_ms': this.retryMaxMs,
+    };
+    if (config.compression === 'gzip') channelOptions['grpc.default_compression_algorithm'] = GZIP;
+    this.client = new grpc.Client(`${host}:${port}`, credentials, channelOptions);
+  }
+
+  /** Buffers spans for export; drops (and counts) what does not fit. Never throws. */
+  add(spans: readonly SpanRecord[]): void {
+    if (!this.accepting) {
+      this.stats.dropped_shutdown += spans.length;
+      return;
+    }
+    const room = Math.max(0, this.config.batch.maxQueueSize - this.buffer.length);
+    const taken = Math.min(room, spans.length);
+    for (let i = 0; i < taken; i++) this.buffer.push(spans[i]);
+    this.stats.dropped_queue_full += spans.length - taken;
+    if (taken > 0) this.pump();
+  }
+
+  counters(): SpanExporterCounters {
+    return { ...this.stats, queued: this.buffer.length };
+  }
+
+  /** Flushes within timeoutMs, then drops (and counts) the rest and closes. Idempotent; never rejects. */
+  shutdown(timeoutMs: number): Promise<void> {
+    this.shutdownPromise ??= new Promise<void>((resolve) => {
+      this.accepting = false;
+      this.flushing = true;
+      this.shutdownDeadline = Date.now() + Math.max(0, timeoutMs);
+      const deadline = setTimeout(() => this.finish(), Math.max(0, timeoutMs));
+      this.onDrained = () => {
+        clearTimeout(deadline);
+        resolve();
+      };
+      this.pump();
+    });
+    return this.shutdownPromise;
+  }
+
+  /** Starts an export, or arms the schedule timer, as the buffer's state asks. */
+  private pump(): void {
+    if (this.finished || this.inFlight > 0 || this.retryTimer) return;
+    if (this.buffer.length === 0) {
+      if (this.flushing) this.finish();
+      return;
+    }
+    const batchSize = Math.max(1, this.config.batch.maxExportBatchSize);
+    if (this.flushing || this.buffer.length >= batchSize) {
+      this.clearScheduleTimer();
+      this.inFlight = Math.min(batchSize, this.buffer.length);
+      this.attempt = 0;
+      this.send();
+    } else if (!this.scheduleTimer) {
+      this.scheduleTimer = setTimeout(() => {
+        this.scheduleTimer = undefined;
+        if (this.finished || this.inFlight > 0 || this.retryTimer || this.buffer.length === 0) return;
+        this.inFlight = Math.min(batchSize, this.buffer.length);
+        this.attempt = 0;
+        this.send();
+      }, this.config.batch.scheduleDelayMs);
+      this.scheduleTimer.unref();
+    }
+  }
+
+  /** Sends (or re-sends) the batch in flight: the first `inFlight` spans. */
+  private send(): void {
+    let payload: Buffer;
+    try {
+      const bytes = encodeExportTraceRequest({
+        resource: this.resource,
+        scope: this.scope,
+        spans: this.buffer.slice(0, this.inFlight),
+      });
+      payload = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch {
+      // Invalid records: no retry can fix them.
+      this.stats.export_failures++;
+      this.settle('rejected');
+      return;
+    }
+    let timeout = this.config.timeoutMs;
+    if (this.flushing) timeout = Math.max(1, Math.min(timeout, this.shutdownDeadline - Date.now()));
+    try {
+      this.call = this.client.makeUnaryRequest(
+        EXPORT_METHOD,
+        identity,
+        identity,
+        payload,
+        this.metadata,
+        { deadline: Date.now() + timeout },
+        (err) => {
+          this.call = undefined;
+          if (this.finished) return;
+          if (!err) {
+            this.settle('exported');
+          } else {
+            this.stats.export_failures++;
+            if (RETRYABLE_CODES.has(err.code)) this.scheduleRetry();
+            else this.settle('rejected');
+          }
+        },
+      );
+    } catch {
+      // Client already closed (should not happen before finish): retry later.
+      this.call = undefined;
+      this.stats.export_failures++;
+      this.scheduleRetry();
+    }
+  }
+
+  /** Removes the batch in flight from the buffer, counting it, and moves on. */
+  private settle(as: 'exported' | 'rejected'): void {
+    const n = this.inFlight;
+    this.buffer.splice(0, n);
+    this.inFlight = 0;
+    if (as === 'exported') this.stats.exported += n;
+    else this.stats.dropped_rejected += n;
+    this.pump();
+  }
+
+  private scheduleRetry(): void {
+    const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    const delay = Math.floor(Math.random() * ceiling);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.finished) this.send();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private clearScheduleTimer(): void {
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = undefined;
+  }
+
+  /** Ends shutdown: cancels what is in flight, counts the rest as dropped, closes. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearScheduleTimer();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.call?.cancel();
+    this.call = undefined;
+    this.stats.dropped_shutdown += this.buffer.length;
+    this.buffer.length = 0;
+    this.inFlight = 0;
+    try {
+      this.client.close();
+    } catch {
+      // already closed
+    }
+    this.onDrained?.();
+  }
+}

@@ -1,0 +1,251 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { OtlpBatchConfig, OtlpTraceConfig } from '../../src/telemetry/otlp-config';
+import { sessionToSpan } from '../../src/telemetry/session-to-span';
+import { OtlpSpanExporter, type SpanExporterCounters } from '../../src/telemetry/span-exporter';
+import type { Attribute, SpanRecord } from '../../src/telemetry/span-record';
+import { makeSelfSignedCert, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
+import { sampleSession } from '../support/sample-session';
+
+const RESOURCE: Attribute[] = [{ key: 'service.name', value: { string: 'tcplife-test' } }];
+const SCOPE = { name: 'tcplife-otel', version: '0.0.1' };
+const FAST = { retryBaseMs: 5, retryMaxMs: 50 };
+
+function spans(n: number): SpanRecord[] {
+  return Array.from({ length: n }, (_, i) =>
+    sessionToSpan(sampleSession({ localPort: 40000 + i, pid: 1000 + i }), {
+      traceId: randomBytes(16).toString('hex'),
+      spanId: randomBytes(8).toString('hex'),
+    }),
+  );
+}
+
+function config(
+  port: number,
+  batch: Partial<OtlpBatchConfig> = {},
+  over: Partial<OtlpTraceConfig> = {},
+): OtlpTraceConfig {
+  return {
+    endpoint: { host: '127.0.0.1', port, secure: false },
+    headers: [],
+    compression: 'none',
+    timeoutMs: 2000,
+    batch: { maxQueueSize: 100, maxExportBatchSize: 10, scheduleDelayMs: 20, exportTimeoutMs: 5000, ...batch },
+    exporters: ['otlp'],
+    disabled: false,
+    ...over,
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const zero: Omit<SpanExporterCounters, 'exported'> = {
+  dropped_queue_full: 0,
+  dropped_rejected: 0,
+  dropped_shutdown: 0,
+  export_failures: 0,
+  queued: 0,
+};
+
+describe('OtlpSpanExporter', function () {
+  this.timeout(10000);
+  let receivers: OtlpReceiver[] = [];
+  let exporters: OtlpSpanExporter[] = [];
+  let cleanups: Array<() => void> = [];
+
+  const receiver = async (opts: Parameters<typeof startOtlpReceiver>[0] = {}): Promise<OtlpReceiver> => {
+    const r = await startOtlpReceiver(opts);
+    receivers.push(r);
+    return r;
+  };
+  const exporter = (...args: ConstructorParameters<typeof OtlpSpanExporter>): OtlpSpanExporter => {
+    const e = new OtlpSpanExporter(...args);
+    exporters.push(e);
+    return e;
+  };
+
+  afterEach(async () => {
+    await Promise.all(exporters.map((e) => e.shutdown(100)));
+    await Promise.all(receivers.map((r) => r.close()));
+    cleanups.forEach((c) => c());
+    receivers = [];
+    exporters = [];
+    cleanups = [];
+  });
+
+  it('sends spans decoded exactly, in batches of maxExportBatchSize, with headers as metadata', async () => {
+    const r = await receiver();
+    const e = exporter(
+      config(r.port, { maxExportBatchSize: 4 }, { headers: [['x-api-key', 'secret-1']], compression: 'gzip' }),
+      RESOURCE,
+      SCOPE,
+      undefined,
+      FAST,
+    );
+    const sent = spans(10);
+    e.add(sent);
+    const got = await r.waitForSpans(10, 3000);
+    assert.deepEqual(
+      r.requests.map((q) => q.request.resourceSpans[0].scopeSpans[0].spans.length),
+      [4, 4, 2],
+    );
+    assert.equal(r.requests[0].metadata['x-api-key'], 'secret-1');
+    for (let i = 0; i < sent.length; i++) {
+      const s = sent[i];
+      const g = got[i];
+      assert.equal(g.traceId, s.traceId);
+      assert.equal(g.spanId, s.spanId);
+      assert.equal(g.name, s.name);
+      assert.equal(g.kind, s.kind);
+      assert.deepEqual(g.resource.attributes, { 'service.name': 'tcplife-test' });
+      assert.equal(g.scope.name, SCOPE.name);
+      const expected: Record<string, unknown> = {};
+      for (const a of s.attributes) {
+        const v = a.value;
+        expected[a.key] = v.string ?? (v.int !== undefined ? BigInt(v.int) : (v.double ?? v.bool));
+      }
+      assert.deepEqual(g.attributes, expected);
+    }
+    await until(() => e.counters().exported === 10); // the last answer may still be on its way
+    assert.deepEqual(e.counters(), { ...zero, exported: 10 });
+  });
+
+  it('retries UNAVAILABLE with the same batch until the collector accepts it', async () => {
+    const r = await receiver({ respond: (i) => (i < 3 ? grpc.status.UNAVAILABLE : grpc.status.OK) });
+    const e = exporter(config(r.port), RESOURCE, SCOPE, undefined, FAST);
+    const sent = spans(5);
+    e.add(sent);
+    await r.waitForSpans(20, 3000); // the same 5 spans, 4 times
+    assert.equal(r.requests.length, 4);
+    for (const q of r.requests) assert.deepEqual(q.body, r.requests[0].body);
+    await until(() => e.counters().exported === 5);
+    assert.deepEqual(e.counters(), { ...zero, exported: 5, export_failures: 3 });
+  });
+
+  it('delivers everything buffered once a collector that was down comes up', async () => {
+    const port = await freePort();
+    const e = exporter(config(port, { maxExportBatchSize: 5 }), RESOURCE, SCOPE, undefined, FAST);
+    const sent = spans(12);
+    e.add(sent);
+    await until(() => e.counters().export_failures >= 2);
+    const r = await receiver({ port });
+    const got = await r.waitForSpans(12, 5000);
+    assert.deepEqual(
+      got.map((s) => s.spanId),
+      sent.map((s) => s.spanId),
+    );
+    await until(() => e.counters().exported === 12);
+    const c = e.counters();
+    assert.deepEqual({ ...c, export_failures: 0 }, { ...zero, exported: 12 });
+  });
+
+  it('drops and counts what exceeds maxQueueSize, then delivers the rest on recovery', async () => {
+    let down = true;
+    const r = await receiver({ respond: () => (down ? grpc.status.UNAVAILABLE : grpc.status.OK) });
+    const e = exporter(
+      config(r.port, { maxQueueSize: 10, maxExportBatchSize: 5 }),
+      RESOURCE,
+      SCOPE,
+      undefined,
+      FAST,
+    );
+    const sent = spans(25);
+    e.add(sent);
+    assert.equal(e.counters().dropped_queue_full, 15);
+    assert.equal(e.counters().queued, 10);
+    await until(() => e.counters().export_failures >= 3);
+    e.add(spans(2)); // still full: dropped too
+    assert.equal(e.counters().dropped_queue_full, 17);
+    down = false;
+    await until(() => e.counters().exported === 10);
+    const delivered = r.spans().filter((s) => r.requests[s.requestIndex].responseCode === grpc.status.OK);
+    assert.deepEqual(
+      delivered.map((s) => s.spanId),
+      sent.slice(0, 10).map((s) => s.spanId),
+    );
+    assert.equal(e.counters().queued, 0);
+    assert.equal(e.counters().dropped_rejected, 0);
+  });
+
+  it('drops a batch answered INVALID_ARGUMENT without retrying', async () => {
+    const r = await receiver({
+      respond: (i) => (i === 0 ? { code: grpc.status.INVALID_ARGUMENT, details: 'bad' } : grpc.status.OK),
+    });
+    const e = exporter(config(r.port, { maxExportBatchSize: 3 }), RESOURCE, SCOPE, undefined, FAST);
+    const sent = spans(5);
+    e.add(sent);
+    await until(() => e.counters().exported === 2);
+    await new Promise((res) => setTimeout(res, 50)); // room for a (wrong) retry
+    assert.equal(r.requests.length, 2);
+    assert.deepEqual(
+      r.spans().filter((s) => s.requestIndex === 1).map((s) => s.spanId),
+      sent.slice(3).map((s) => s.spanId),
+    );
+    assert.deepEqual(e.counters(), { ...zero, exported: 2, dropped_rejected: 3, export_failures: 1 });
+  });
+
+  it('exports over TLS with the CA passed in', async () => {
+    const cert = makeSelfSignedCert();
+    cleanups.push(() => cert.cleanup());
+    const r = await receiver({ tls: { cert: cert.cert, key: cert.key } });
+    const e = exporter(
+      config(r.port, {}, { endpoint: { host: 'localhost', port: r.port, secure: true } }),
+      RESOURCE,
+      SCOPE,
+      { ca: cert.cert },
+      FAST,
+    );
+    e.add(spans(3));
+    await r.waitForSpans(3, 5000);
+    await until(() => e.counters().exported === 3);
+  });
+
+  it('shutdown flushes pending spans at once, is idempotent, and drops later spans', async () => {
+    const r = await receiver();
+    const e = exporter(config(r.port, { scheduleDelayMs: 60_000 }), RESOURCE, SCOPE, undefined, FAST);
+    e.add(spans(3));
+    const p1 = e.shutdown(2000);
+    const p2 = e.shutdown(2000);
+    assert.equal(p1, p2);
+    await p1;
+    assert.equal(r.spans().length, 3);
+    e.add(spans(2));
+    await e.shutdown(10);
+    assert.deepEqual(e.counters(), { ...zero, exported: 3, dropped_shutdown: 2 });
+  });
+
+  it('shutdown with the collector down resolves by its deadline and counts the rest', async () => {
+    const port = await freePort();
+    const e = exporter(config(port, { maxExportBatchSize: 4 }), RESOURCE, SCOPE, undefined, FAST);
+    e.add(spans(7));
+    const t0 = Date.now();
+    await e.shutdown(200);
+    const took = Date.now() - t0;
+    assert.ok(took >= 150 && took < 400, `shutdown took ${took} ms`);
+    const c = e.counters();
+    assert.equal(c.dropped_shutdown, 7);
+    assert.equal(c.queued, 0);
+    assert.equal(c.exported, 0);
+    assert.ok(c.export_failures >= 1);
+  });
+});
