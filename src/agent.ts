@@ -1,7 +1,7 @@
 // Wires the probe to the sinks. Start and stop run in mirror order.
 import type { SessionProbe } from './kernel/probe';
 import type { KernelFilters, ProbeInfo } from './kernel/probe-types';
-import type { SessionSink } from './output/session-sink';
+import type { SessionSink } from './sessions/session-sink';
 import type { TcpSession } from './sessions/tcp-session';
 
 export interface AgentCounters {
@@ -49,12 +49,15 @@ export class Agent {
     for (const sink of this.sinks) sink.write(batch);
   }
 
-  /** Drains the kernel, closes the sinks and returns the final counters. */
-  stop(): AgentCounters {
+  /**
+   * Drains and detaches the kernel program, then gives the sinks timeoutMs to
+   * deliver what is pending; returns the final counters. Safe to call twice.
+   */
+  async stop(timeoutMs: number): Promise<AgentCounters> {
     if (!this.stopped) {
       this.stopped = true;
       this.probe.stop();
-      for (const sink of this.sinks) sink.close();
+      await Promise.all(this.sinks.map((sink) => sink.close(timeoutMs)));
     }
     return this.counters();
   }

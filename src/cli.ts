@@ -6,8 +6,15 @@ import { parseCliArgs, UsageError, USAGE, type CliOptions } from './cli/options'
 import { ProbeError, SessionProbe } from './kernel/probe';
 import { ConsoleSink } from './output/console-sink';
 import { FdWriter } from './output/fd-writer';
+import type { SessionSink } from './sessions/session-sink';
+import { resolveOtlpTraceConfig } from './telemetry/otlp-config';
+import { detectResource } from './telemetry/resource';
+import { OtlpSpanExporter } from './telemetry/span-exporter';
+import { SpanSink } from './telemetry/span-sink';
+import { readFileSync } from 'node:fs';
 
 const NAME = 'tcplife-otel';
+const VERSION = '0.1.0';
 
 function fail(message: string, status: number): never {
   process.stderr.write(`${NAME}: ${message}\n`);
@@ -26,6 +33,40 @@ function describeAttach(mechanism: string, ownerFromIo: boolean, ms: number): st
     ? 'owners of accepted sockets from their first send/recv'
     : 'owners of accepted sockets from close()';
   return `${NAME}: tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms\n`;
+}
+
+/** How long pending spans may take to reach the collector at SIGINT/SIGTERM. */
+const SHUTDOWN_FLUSH_MS = 5000;
+
+/**
+ * The outputs OTEL_TRACES_EXPORTER asks for: none set (or OTEL_SDK_DISABLED)
+ * keeps tcplife's terminal output; 'otlp' exports spans; 'console' is the
+ * terminal output. A bad OTEL_* value is a usage error (exit 2).
+ */
+function traceExporters(): { console: boolean; otlp?: OtlpSpanExporter } {
+  const { config, errors } = resolveOtlpTraceConfig(process.env);
+  if (errors.length) fail(errors.join('\n'), 2);
+  if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      return fail(`cannot read the ${what} ${file}: ${(err as Error).message}`, 2);
+    }
+  };
+  const tls = {
+    ca: read(config.certificateFile, 'CA certificate (OTEL_EXPORTER_OTLP_CERTIFICATE)'),
+    key: read(config.clientKeyFile, 'client key (OTEL_EXPORTER_OTLP_CLIENT_KEY)'),
+    cert: read(config.clientCertificateFile, 'client certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)'),
+  };
+  const resource = detectResource();
+  for (const w of resource.warnings) process.stderr.write(`${NAME}: ${w}\n`);
+  const scope = { name: NAME, version: VERSION };
+  return {
+    console: config.exporters.includes('console'),
+    otlp: new OtlpSpanExporter(config, resource.attributes, scope, tls),
+  };
 }
 
 function main(argv: string[]): void {
@@ -54,9 +95,10 @@ function main(argv: string[]): void {
   const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    const counters = agent.stop();
-    process.stderr.write(`${NAME}: stopped (${reason}): ${formatCounters(counters)}\n`);
-    process.exit(0);
+    void agent.stop(SHUTDOWN_FLUSH_MS).then((counters) => {
+      process.stderr.write(`${NAME}: stopped (${reason}): ${formatCounters(counters)}\n`);
+      process.exit(0);
+    });
   };
   // stdout is written with write(2) on fd 1 (see FdWriter), never through
   // process.stdout. A closed pipe (`| head`) ends tracing quietly.
@@ -64,8 +106,11 @@ function main(argv: string[]): void {
     if (err.code === 'EPIPE') setImmediate(() => stop('output closed'));
     else fail(`cannot write output: ${err.message}`, 1);
   };
-  const sink = new ConsoleSink(new FdWriter(1), { json: opts.json, table: opts.table }, onWriteError);
-  const agent = new Agent(probe, opts.filters, [sink]);
+  const sinks: SessionSink[] = [];
+  const exporters = traceExporters();
+  if (exporters.console) sinks.push(new ConsoleSink(new FdWriter(1), { json: opts.json, table: opts.table }, onWriteError));
+  if (exporters.otlp) sinks.push(new SpanSink(exporters.otlp));
+  const agent = new Agent(probe, opts.filters, sinks);
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 

@@ -2,7 +2,7 @@
 import type { TcpSession, WallTime } from '../sessions/tcp-session';
 import type { TextBatchWriter } from './fd-writer';
 import { jsonLine } from './json-lines';
-import type { SessionSink } from './session-sink';
+import type { SessionSink } from '../sessions/session-sink';
 import { isPartial, localClock, tableHeader, tableRow, type TableOptions } from './table';
 
 export class ConsoleSink implements SessionSink {
@@ -49,7 +49,8 @@ export class ConsoleSink implements SessionSink {
     if (!this.failed) this.printed += lines;
   }
 
-  close(): void {}
+  // Every batch is written at once: nothing is pending.
+  async close(): Promise<void> {}
 
   counters(): Record<string, number> {
     return { printed: this.printed, partial_not_shown: this.partialNotShown };
