@@ -14,7 +14,9 @@ import { SpanSink } from './telemetry/span-sink';
 import { readFileSync } from 'node:fs';
 
 const NAME = 'tcplife-otel';
-const VERSION = '0.1.0';
+// dist/src/cli.js -> the repository's package.json: one version, declared once.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../package.json').version;
 
 function fail(message: string, status: number): never {
   process.stderr.write(`${NAME}: ${message}\n`);
