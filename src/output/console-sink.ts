@@ -23,7 +23,11 @@ export class ConsoleSink implements SessionSink {
   ) {}
 
   open(): void {
-    if (!this.format.json) this.emit([tableHeader(this.format.table) + '\n']);
+    if (this.format.json) return;
+    this.guarded(() => {
+      this.out.add(tableHeader(this.format.table) + '\n');
+      this.out.flush();
+    });
   }
 
   // One write per batch, flushed at once: output never waits in a buffer
@@ -32,20 +36,22 @@ export class ConsoleSink implements SessionSink {
     if (this.failed) return;
     const clock = this.format.table.time ? localClock(this.now()) : undefined;
     let lines = 0;
-    for (const s of batch) {
-      if (this.format.json) {
-        this.out.add(jsonLine(s) + '\n');
-      } else if (isPartial(s)) {
-        this.partialNotShown++; // no duration to print; counted and reported at exit
-        continue;
-      } else {
-        this.out.add(tableRow(s, this.format.table, { firstEnd: this.firstEnd, clock }) + '\n');
-        this.firstEnd ??= s.endTime;
+    this.guarded(() => {
+      for (const s of batch) {
+        if (this.format.json) {
+          this.out.add(jsonLine(s) + '\n');
+        } else if (isPartial(s)) {
+          this.partialNotShown++; // no duration to print; counted and reported at exit
+          continue;
+        } else {
+          this.out.add(tableRow(s, this.format.table, { firstEnd: this.firstEnd, clock }) + '\n');
+          this.firstEnd ??= s.endTime;
+        }
+        lines++;
       }
-      lines++;
-    }
-    if (lines === 0) return;
-    this.emit([]);
+      // add() may also write, when a batch outgrows the buffer: both under guard.
+      if (lines > 0) this.out.flush();
+    });
     if (!this.failed) this.printed += lines;
   }
 
@@ -56,10 +62,10 @@ export class ConsoleSink implements SessionSink {
     return { printed: this.printed, partial_not_shown: this.partialNotShown };
   }
 
-  private emit(texts: string[]): void {
+  /** Runs output work; a write error is reported once and silences the sink. */
+  private guarded(work: () => void): void {
     try {
-      for (const t of texts) this.out.add(t);
-      this.out.flush();
+      work();
     } catch (err) {
       this.failed = true;
       this.onWriteError(err as NodeJS.ErrnoException);
