@@ -17,6 +17,10 @@ export interface CliOptions {
   filters: KernelFilters;
   attach: AttachMode;
   verbose: boolean;
+  /** How long pending spans may take to reach the collector at SIGINT/SIGTERM. */
+  shutdownTimeoutMs: number;
+  /** Seconds between counter lines on stderr; 0 for none. */
+  statsIntervalS: number;
 }
 
 /** A bad command line; the message is meant for the user as is. */
@@ -34,9 +38,17 @@ const ATTACH_MODES: readonly AttachMode[] = ['auto', 'tp_btf', 'tracepoint'];
 const PID_EXPECTED = `expected comma-separated process ids 1-${PID_MAX}`;
 const PORT_EXPECTED = 'expected comma-separated ports 1-65535 or ranges like 8000-8080';
 const ATTACH_EXPECTED = `expected ${ATTACH_MODES.join(', ')}`;
+/** Kubernetes' default grace period is 30 s; beyond 10 minutes is surely a typo. */
+const SHUTDOWN_TIMEOUT_MAX_MS = 600_000;
+const SHUTDOWN_TIMEOUT_EXPECTED = `expected milliseconds from 0 to ${SHUTDOWN_TIMEOUT_MAX_MS}`;
+const STATS_INTERVAL_MAX_S = 86_400;
+const STATS_INTERVAL_EXPECTED = `expected seconds from 0 (only at exit) to ${STATS_INTERVAL_MAX_S}`;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+export const DEFAULT_STATS_INTERVAL_S = 60;
 
 export const USAGE = `usage: tcplife-otel [-h] [-T] [-t] [-w] [-s] [-j] [-p PID] [-L LOCALPORT]
                     [-D REMOTEPORT] [-4 | -6] [--attach MODE] [--verbose]
+                    [--shutdown-timeout MS] [--stats-interval SEC]
 
 Trace the lifespan of TCP sessions and summarize
 
@@ -61,6 +73,10 @@ options:
   --attach MODE         how to attach: auto (default), tp_btf or tracepoint
   --verbose             when loading fails, also print libbpf's messages
                         (the verifier log)
+  --shutdown-timeout MS at SIGINT/SIGTERM, how long pending spans may take to
+                        reach the collector (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})
+  --stats-interval SEC  print the counters on stderr every SEC seconds
+                        (default ${DEFAULT_STATS_INTERVAL_S}; 0: only at exit)
 
 Runs until interrupted; bcc tcplife's [interval [count]] are not supported.
 The table and CSV show sessions whose opening was seen; -j shows all.
@@ -93,6 +109,8 @@ const OPTIONS = {
   ipv6: { type: 'boolean', short: '6' },
   attach: { type: 'string' },
   verbose: { type: 'boolean' },
+  'shutdown-timeout': { type: 'string' },
+  'stats-interval': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -127,6 +145,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
     filters: { pids: [], localPorts: [], remotePorts: [], family: 0 },
     attach: 'auto',
     verbose: false,
+    shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    statsIntervalS: DEFAULT_STATS_INTERVAL_S,
   };
   if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) {
     return { ...result, help: true };
@@ -187,6 +207,12 @@ export function parseCliArgs(argv: string[]): CliOptions {
         result.attach = mode;
         break;
       }
+      case 'shutdown-timeout':
+        result.shutdownTimeoutMs = parseBoundedInteger(rawName, value, SHUTDOWN_TIMEOUT_MAX_MS, SHUTDOWN_TIMEOUT_EXPECTED);
+        break;
+      case 'stats-interval':
+        result.statsIntervalS = parseBoundedInteger(rawName, value, STATS_INTERVAL_MAX_S, STATS_INTERVAL_EXPECTED);
+        break;
     }
   }
 
@@ -237,6 +263,14 @@ function tokenize(argv: string[]): Token[] {
     // Not expected in non-strict mode (only non-string arguments throw).
     throw new UsageError('could not read the command line: arguments must be plain strings');
   }
+}
+
+/** A whole number from 0 to max (the last value given wins). */
+function parseBoundedInteger(flag: string, value: string | undefined, max: number, expected: string): number {
+  if (value === undefined) throw new UsageError(`${flag}: missing value: ${expected}`);
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(n <= max)) throw new UsageError(`${flag}: ${quote(value)} is not allowed: ${expected}${valueHint(value)}`);
+  return n;
 }
 
 /** -p: comma-separated pids, each 1..PID_MAX. */

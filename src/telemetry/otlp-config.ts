@@ -59,7 +59,8 @@ export interface OtlpBatchConfig {
 export type OtlpCompression = 'none' | 'gzip';
 export type TraceExporterName = 'otlp' | 'console';
 
-export interface OtlpTraceConfig {
+/** Where and how one signal's exporter connects: shared by traces and metrics. */
+export interface OtlpConnection {
   endpoint: OtlpEndpoint;
   headers: Array<[string, string]>;
   certificateFile?: string;
@@ -67,10 +68,25 @@ export interface OtlpTraceConfig {
   clientCertificateFile?: string;
   compression: OtlpCompression;
   timeoutMs: number;
+}
+
+export type OtlpSignal = 'TRACES' | 'METRICS';
+
+export interface OtlpTraceConfig extends OtlpConnection {
   batch: OtlpBatchConfig;
   /** [] when OTEL_TRACES_EXPORTER is unset (not configured) or "none". */
   exporters: TraceExporterName[];
   disabled: boolean;
+}
+
+/** The agent's own counters as OTel metrics (see counter-metrics.ts). */
+export interface OtlpMetricsConfig extends OtlpConnection {
+  /** OTEL_METRICS_EXPORTER=otlp, or unset while traces go over OTLP; never with OTEL_SDK_DISABLED. */
+  enabled: boolean;
+  /** OTEL_METRIC_EXPORT_INTERVAL (default 60000). */
+  intervalMs: number;
+  /** OTEL_METRIC_EXPORT_TIMEOUT (default 30000), clamped to the interval. */
+  exportTimeoutMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -103,8 +119,8 @@ function read(env: Env, name: string): string | undefined {
 }
 
 /** The signal-specific variable if set, else the generic one. */
-function readOtlp(env: Env, suffix: string): { name: string; value: string } | undefined {
-  for (const name of [`OTEL_EXPORTER_OTLP_TRACES_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
+function readOtlp(env: Env, signal: OtlpSignal, suffix: string): { name: string; value: string } | undefined {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
     const value = read(env, name);
     if (value !== undefined) return { name, value };
   }
@@ -245,31 +261,44 @@ function parseExporters(name: string, value: string, errors: string[]): TraceExp
   return exporters;
 }
 
-export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; errors: string[] } {
-  const errors: string[] = [];
-
-  const insecureVar = readOtlp(env, 'INSECURE');
+/** Endpoint, security, headers, compression and timeout of one signal. */
+function resolveConnection(env: Env, signal: OtlpSignal, errors: string[]): OtlpConnection {
+  const insecureVar = readOtlp(env, signal, 'INSECURE');
   const insecure = insecureVar ? parseBoolean(insecureVar.name, insecureVar.value, errors) : false;
-  const endpointVar = readOtlp(env, 'ENDPOINT');
+  const endpointVar = readOtlp(env, signal, 'ENDPOINT');
   const endpoint =
     (endpointVar && parseEndpoint(endpointVar.name, endpointVar.value, insecure, errors)) ||
     parseEndpoint('default', DEFAULT_OTLP_ENDPOINT, insecure, [])!;
 
-  const headersVar = readOtlp(env, 'HEADERS');
+  const headersVar = readOtlp(env, signal, 'HEADERS');
   const headers = headersVar ? parseHeaders(headersVar.name, headersVar.value, errors) : [];
 
   let compression: OtlpCompression = 'none';
-  const compressionVar = readOtlp(env, 'COMPRESSION');
+  const compressionVar = readOtlp(env, signal, 'COMPRESSION');
   if (compressionVar) {
     const v = compressionVar.value.toLowerCase();
     if (v === 'gzip' || v === 'none') compression = v;
     else errors.push(notAllowed(compressionVar.name, compressionVar.value, 'gzip or none'));
   }
 
-  const timeoutVar = readOtlp(env, 'TIMEOUT');
+  const timeoutVar = readOtlp(env, signal, 'TIMEOUT');
   const timeoutMs = timeoutVar
     ? parseInteger(timeoutVar.name, timeoutVar.value, 1, DEFAULT_TIMEOUT_MS, errors)
     : DEFAULT_TIMEOUT_MS;
+
+  const connection: OtlpConnection = { endpoint, headers, compression, timeoutMs };
+  const certificate = readOtlp(env, signal, 'CERTIFICATE');
+  if (certificate) connection.certificateFile = certificate.value;
+  const clientKey = readOtlp(env, signal, 'CLIENT_KEY');
+  if (clientKey) connection.clientKeyFile = clientKey.value;
+  const clientCertificate = readOtlp(env, signal, 'CLIENT_CERTIFICATE');
+  if (clientCertificate) connection.clientCertificateFile = clientCertificate.value;
+  return connection;
+}
+
+export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; errors: string[] } {
+  const errors: string[] = [];
+  const connection = resolveConnection(env, 'TRACES', errors);
 
   const bsp = (suffix: string, min: number, fallback: number): number =>
     parseInteger(`OTEL_BSP_${suffix}`, read(env, `OTEL_BSP_${suffix}`), min, fallback, errors);
@@ -300,23 +329,43 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
 
   const disabled = parseBoolean('OTEL_SDK_DISABLED', read(env, 'OTEL_SDK_DISABLED'), errors);
 
-  const config: OtlpTraceConfig = {
-    endpoint,
-    headers,
-    compression,
-    timeoutMs,
-    batch,
-    exporters,
-    disabled,
-  };
-  const certificate = readOtlp(env, 'CERTIFICATE');
-  if (certificate) config.certificateFile = certificate.value;
-  const clientKey = readOtlp(env, 'CLIENT_KEY');
-  if (clientKey) config.clientKeyFile = clientKey.value;
-  const clientCertificate = readOtlp(env, 'CLIENT_CERTIFICATE');
-  if (clientCertificate) config.clientCertificateFile = clientCertificate.value;
+  return { config: { ...connection, batch, exporters, disabled }, errors };
+}
 
-  return { config, errors };
+const DEFAULT_METRIC_INTERVAL_MS = 60_000;
+const DEFAULT_METRIC_TIMEOUT_MS = 30_000;
+
+/**
+ * The metrics exporter's settings. OTEL_METRICS_EXPORTER takes otlp or none;
+ * unset, metrics follow the traces: on when spans go over OTLP, so the
+ * counters that say what was lost travel to the same collector as the spans.
+ * OTEL_SDK_DISABLED turns them off like everything else.
+ */
+export function resolveOtlpMetricsConfig(env: Env): { config: OtlpMetricsConfig; errors: string[] } {
+  const errors: string[] = [];
+  const connection = resolveConnection(env, 'METRICS', errors);
+  const traces = resolveOtlpTraceConfig(env).config;
+
+  let enabled = !traces.disabled && traces.exporters.includes('otlp');
+  const exporterValue = read(env, 'OTEL_METRICS_EXPORTER');
+  if (exporterValue !== undefined) {
+    const v = exporterValue.toLowerCase();
+    if (v === 'otlp' || v === 'none') enabled = v === 'otlp' && !traces.disabled;
+    else errors.push(notAllowed('OTEL_METRICS_EXPORTER', exporterValue, 'otlp or none'));
+  }
+
+  const intervalMs = parseInteger(
+    'OTEL_METRIC_EXPORT_INTERVAL',
+    read(env, 'OTEL_METRIC_EXPORT_INTERVAL'),
+    1,
+    DEFAULT_METRIC_INTERVAL_MS,
+    errors,
+  );
+  const exportTimeoutMs = Math.min(
+    intervalMs,
+    parseInteger('OTEL_METRIC_EXPORT_TIMEOUT', read(env, 'OTEL_METRIC_EXPORT_TIMEOUT'), 1, DEFAULT_METRIC_TIMEOUT_MS, errors),
+  );
+  return { config: { ...connection, enabled, intervalMs, exportTimeoutMs }, errors };
 }
 
 /** The headers with every value replaced by '***' (for printing a config). */

@@ -31,6 +31,7 @@ export class SpanSink implements SessionSink {
       spans_dropped_rejected: c.dropped_rejected,
       spans_dropped_shutdown: c.dropped_shutdown,
       span_export_failures: c.export_failures,
+      spans_queued: c.queued,
     };
   }
 }

@@ -8,6 +8,8 @@ const DEFAULTS: CliOptions = {
   filters: { pids: [], localPorts: [], remotePorts: [], family: 0 },
   attach: 'auto',
   verbose: false,
+  shutdownTimeoutMs: 5000,
+  statsIntervalS: 60,
 };
 
 /** DEFAULTS with some parts replaced (one level deep for table and filters). */
@@ -18,6 +20,8 @@ function expect(over: {
   filters?: Partial<CliOptions['filters']>;
   attach?: CliOptions['attach'];
   verbose?: boolean;
+  shutdownTimeoutMs?: number;
+  statsIntervalS?: number;
 }): CliOptions {
   return {
     ...DEFAULTS,
@@ -61,6 +65,11 @@ describe('command line', () => {
       [['--attach', 'tp_btf'], expect({ attach: 'tp_btf' })],
       [['--attach=tracepoint'], expect({ attach: 'tracepoint' })],
       [['--attach', 'auto', '--attach', 'auto'], DEFAULTS],
+      [['--shutdown-timeout', '0'], expect({ shutdownTimeoutMs: 0 })],
+      [['--shutdown-timeout=25000'], expect({ shutdownTimeoutMs: 25000 })],
+      [['--shutdown-timeout', '600000'], expect({ shutdownTimeoutMs: 600000 })],
+      [['--stats-interval', '0'], expect({ statsIntervalS: 0 })],
+      [['--stats-interval', '10', '--stats-interval', '86400'], expect({ statsIntervalS: 86400 })],
       [['--verbose'], expect({ verbose: true })],
       [['-swTtL', '22', '-D80'], expect({ table: { csv: true, wide: true, time: true, timestamp: true }, filters: { localPorts: [22], remotePorts: [80] } })],
       [['--'], DEFAULTS],
@@ -112,6 +121,12 @@ describe('command line', () => {
       [['-D'], `-D: missing value: ${PORTS}`],
       [['--attach', 'kprobe'], '--attach: "kprobe" is not an attach mode: expected auto, tp_btf, tracepoint'],
       [['--attach'], '--attach: missing value: expected auto, tp_btf, tracepoint'],
+      [['--shutdown-timeout'], '--shutdown-timeout: missing value: expected milliseconds from 0 to 600000'],
+      [['--shutdown-timeout', '600001'], '--shutdown-timeout: "600001" is not allowed: expected milliseconds from 0 to 600000'],
+      [['--shutdown-timeout', '-1'], '--shutdown-timeout: "-1" is not allowed: expected milliseconds from 0 to 600000'],
+      [['--shutdown-timeout', '5s'], '--shutdown-timeout: "5s" is not allowed: expected milliseconds from 0 to 600000'],
+      [['--stats-interval', '1e3'], '--stats-interval: "1e3" is not allowed: expected seconds from 0 (only at exit) to 86400'],
+      [['--stats-interval', '99999999999999999999'], '--stats-interval: "99999999999999999999" is not allowed: expected seconds from 0 (only at exit) to 86400'],
       [['--attach', 'tp_btf', '--attach', 'tracepoint'], '--attach: given twice with different modes (tp_btf and tracepoint): choose one'],
       [['-4', '-6'], '-4 and -6 cannot be used together: give one family, or neither for both'],
       [['--ipv6', '--ipv4'], '--ipv4 and --ipv6 cannot be used together: give one family, or neither for both'],
@@ -182,7 +197,7 @@ describe('command line', () => {
     it('documents every flag and the seed examples', () => {
       for (const flag of [
         '-h, --help', '-T, --time', '-t, --timestamp', '-w, --wide', '-s, --csv', '-j, --json', '--pid', '--localport',
-        '--remoteport', '-4, --ipv4', '-6, --ipv6', '--attach', '--verbose', '-stT', '-L 80,81', '8000-8080',
+        '--remoteport', '-4, --ipv4', '-6, --ipv6', '--attach', '--verbose', '--shutdown-timeout', '--stats-interval', '-stT', '-L 80,81', '8000-8080',
       ]) {
         assert.ok(USAGE.includes(flag), flag);
       }

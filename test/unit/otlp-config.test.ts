@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import {
   redactHeaders,
+  resolveOtlpMetricsConfig,
   resolveOtlpTraceConfig,
   type Env,
   type OtlpTraceConfig,
@@ -353,5 +354,75 @@ describe('OTLP trace exporter configuration from the environment', () => {
       const { headers } = ok({ [T + 'HEADERS']: 'api-key=s3cr3t' });
       assert.deepEqual(redactHeaders(headers), [['api-key', '***']]);
     });
+  });
+});
+
+describe('OTLP metrics exporter configuration from the environment', () => {
+  const M = 'OTEL_EXPORTER_OTLP_METRICS_';
+  const metrics = (env: Env) => resolveOtlpMetricsConfig(env);
+
+  it('is off by default and follows span export over OTLP when OTEL_METRICS_EXPORTER is unset', () => {
+    assert.equal(metrics({}).config.enabled, false);
+    assert.equal(metrics({ OTEL_TRACES_EXPORTER: 'console' }).config.enabled, false);
+    assert.equal(metrics({ OTEL_TRACES_EXPORTER: 'otlp' }).config.enabled, true);
+    assert.equal(metrics({ OTEL_TRACES_EXPORTER: 'console,otlp' }).config.enabled, true);
+  });
+
+  it('OTEL_METRICS_EXPORTER decides when set; OTEL_SDK_DISABLED wins over both', () => {
+    assert.equal(metrics({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none' }).config.enabled, false);
+    assert.equal(metrics({ OTEL_METRICS_EXPORTER: 'OTLP' }).config.enabled, true);
+    assert.equal(metrics({ OTEL_METRICS_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }).config.enabled, false);
+  });
+
+  it('rejects exporters it does not have, naming what is allowed', () => {
+    const { config, errors } = metrics({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'prometheus' });
+    assert.deepEqual(errors, ['OTEL_METRICS_EXPORTER: "prometheus" is not allowed: expected otlp or none']);
+    assert.equal(config.enabled, true, 'the default stands');
+  });
+
+  it('has the spec defaults: interval 60 s, timeout 30 s, the default endpoint', () => {
+    const { config, errors } = metrics({});
+    assert.deepEqual(errors, []);
+    assert.equal(config.intervalMs, 60000);
+    assert.equal(config.exportTimeoutMs, 30000);
+    assert.deepEqual(config.endpoint, { host: 'localhost', port: 4317, secure: false });
+  });
+
+  it('clamps the export timeout to the interval', () => {
+    const { config } = metrics({ OTEL_METRIC_EXPORT_INTERVAL: '1000' });
+    assert.equal(config.exportTimeoutMs, 1000);
+  });
+
+  it('reports bad intervals and timeouts', () => {
+    const { errors } = metrics({ OTEL_METRIC_EXPORT_INTERVAL: '0', OTEL_METRIC_EXPORT_TIMEOUT: '1s' });
+    assert.deepEqual(errors, [
+      'OTEL_METRIC_EXPORT_INTERVAL: "0" is not allowed: expected an integer from 1 to 2147483647',
+      'OTEL_METRIC_EXPORT_TIMEOUT: "1s" is not allowed: expected an integer from 1 to 2147483647',
+    ]);
+  });
+
+  it('metrics-specific variables win over generic ones; traces-specific ones do not apply', () => {
+    const { config, errors } = metrics({
+      [G + 'ENDPOINT']: 'http://gen:1',
+      [T + 'ENDPOINT']: 'http://traces:2',
+      [M + 'ENDPOINT']: 'https://metrics:3',
+      [G + 'HEADERS']: 'a=1',
+      [T + 'HEADERS']: 'b=2',
+      [M + 'COMPRESSION']: 'gzip',
+      [M + 'CERTIFICATE']: '/m/ca.pem',
+      [T + 'TIMEOUT']: '5',
+    });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(config.endpoint, { host: 'metrics', port: 3, secure: true });
+    assert.deepEqual(config.headers, [['a', '1']]);
+    assert.equal(config.compression, 'gzip');
+    assert.equal(config.certificateFile, '/m/ca.pem');
+    assert.equal(config.timeoutMs, 10000);
+  });
+
+  it('names the metrics variable in its errors', () => {
+    const { errors } = metrics({ [M + 'ENDPOINT']: 'ftp://x:1' });
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "ftp:\/\/x:1" is not allowed/);
   });
 });

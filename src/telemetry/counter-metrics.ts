@@ -1,0 +1,194 @@
+/**
+ * The agent's counters as OpenTelemetry metrics, so that what was lost is
+ * visible in the same backend as the spans. Low volume (one export per
+ * interval), so the stock SDK does the work: a MeterProvider with a periodic
+ * reader and the OTLP/gRPC metric exporter, loaded only when metrics are on.
+ *
+ * Every counter is an asynchronous (observable) counter read from one
+ * snapshot per collection; losses of one kind share a metric and differ by a
+ * `reason` attribute, so a single query sums everything dropped.
+ */
+import type { Attribute } from './span-record';
+import type { OtlpMetricsConfig } from './otlp-config';
+import type { TlsMaterial } from './span-exporter';
+
+export interface CounterMetric {
+  /** The counter's key in the agent's counters (the exit line's name). */
+  counter: string;
+  name: string;
+  unit: string;
+  description: string;
+  /** Gauges go up and down (a queue's depth); the rest only grow. */
+  gauge?: boolean;
+  attributes?: Record<string, string>;
+}
+
+/** Counter key -> metric. Keys absent from a snapshot are not reported. */
+export const COUNTER_METRICS: readonly CounterMetric[] = [
+  { counter: 'sessions_seen', name: 'tcplife.sessions.seen', unit: '{session}', description: 'TCP sessions that reached the agent' },
+  { counter: 'sessions_filtered', name: 'tcplife.sessions.filtered', unit: '{session}', description: 'TCP sessions excluded by a filter' },
+  { counter: 'sessions_partial', name: 'tcplife.sessions.partial', unit: '{session}', description: 'TCP sessions whose opening was not observed' },
+  {
+    counter: 'lost_ringbuf_full',
+    name: 'tcplife.sessions.lost',
+    unit: '{session}',
+    description: 'TCP sessions lost before reaching the agent',
+    attributes: { reason: 'ring_buffer_full' },
+  },
+  {
+    counter: 'malformed_records',
+    name: 'tcplife.sessions.lost',
+    unit: '{session}',
+    description: 'TCP sessions lost before reaching the agent',
+    attributes: { reason: 'malformed_record' },
+  },
+  {
+    counter: 'skipped_state_changes',
+    name: 'tcplife.kernel.state_changes.skipped',
+    unit: '{event}',
+    description: 'TCP state changes the kernel skipped for recursion protection (a session may be lost or partial)',
+  },
+  {
+    counter: 'nested_state_changes',
+    name: 'tcplife.kernel.state_changes.nested',
+    unit: '{event}',
+    description: 'TCP state changes in an interrupt nested in the probe, caught by its twin program',
+  },
+  {
+    counter: 'skipped_owner_checks',
+    name: 'tcplife.kernel.owner_checks.skipped',
+    unit: '{event}',
+    description: 'Owner checks the kernel skipped for recursion protection (an owner may stay unknown)',
+  },
+  {
+    counter: 'state_alloc_failed',
+    name: 'tcplife.kernel.state_alloc_failures',
+    unit: '{session}',
+    description: 'Per-socket state that could not be allocated (the session is reported as partial)',
+  },
+  { counter: 'spans_exported', name: 'tcplife.spans.exported', unit: '{span}', description: 'Spans the collector accepted' },
+  {
+    counter: 'spans_dropped_queue_full',
+    name: 'tcplife.spans.dropped',
+    unit: '{span}',
+    description: 'Spans that will never reach the collector',
+    attributes: { reason: 'queue_full' },
+  },
+  {
+    counter: 'spans_dropped_rejected',
+    name: 'tcplife.spans.dropped',
+    unit: '{span}',
+    description: 'Spans that will never reach the collector',
+    attributes: { reason: 'rejected' },
+  },
+  {
+    counter: 'spans_dropped_shutdown',
+    name: 'tcplife.spans.dropped',
+    unit: '{span}',
+    description: 'Spans that will never reach the collector',
+    attributes: { reason: 'shutdown' },
+  },
+  { counter: 'span_export_failures', name: 'tcplife.spans.export_failures', unit: '{attempt}', description: 'Failed export attempts (retried or dropped)' },
+  { counter: 'spans_queued', name: 'tcplife.spans.queued', unit: '{span}', description: 'Spans waiting for export', gauge: true },
+];
+
+/** One metric stream per metric name, and the counters that feed it. */
+export function groupByMetric(metrics: readonly CounterMetric[]): Map<string, CounterMetric[]> {
+  const byName = new Map<string, CounterMetric[]>();
+  for (const m of metrics) {
+    const list = byName.get(m.name);
+    if (list) list.push(m);
+    else byName.set(m.name, [m]);
+  }
+  return byName;
+}
+
+export interface CounterMetricsExporter {
+  /** Exports one last collection, then stops; never rejects. */
+  shutdown(timeoutMs: number): Promise<void>;
+  /** Failed metric exports (not retried: the next interval's cumulative values cover them). */
+  failures(): number;
+}
+
+/**
+ * Starts exporting `read()`'s counters every config.intervalMs. The SDK
+ * modules are required here, so that runs without metrics never load them.
+ */
+export function startCounterMetrics(
+  config: OtlpMetricsConfig,
+  tls: TlsMaterial,
+  resource: readonly Attribute[],
+  scope: { name: string; version: string },
+  read: () => Record<string, number>,
+): CounterMetricsExporter {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const { MeterProvider, PeriodicExportingMetricReader } =
+    require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+  const { OTLPMetricExporter } =
+    require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
+  const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  const { host, port, secure } = config.endpoint;
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of config.headers) metadata.add(key, value);
+  const exporter = new OTLPMetricExporter({
+    url: `${secure ? 'https' : 'http'}://${host}:${port}`,
+    credentials: secure
+      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+      : grpc.credentials.createInsecure(),
+    metadata,
+    compression: config.compression === 'gzip' ? ('gzip' as never) : ('none' as never),
+    timeoutMillis: config.timeoutMs,
+  });
+  // The stock exporter only logs a failure: count it, so that it shows.
+  let failures = 0;
+  const counted: typeof exporter = Object.create(exporter);
+  counted.export = (batch, done) =>
+    exporter.export(batch, (result) => {
+      if (result.code !== 0) failures++; // ExportResultCode.SUCCESS
+      done(result);
+    });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: counted,
+    exportIntervalMillis: config.intervalMs,
+    exportTimeoutMillis: config.exportTimeoutMs,
+  });
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const a of resource) attributes[a.key] = a.value.string ?? a.value.int ?? a.value.double ?? a.value.bool!;
+  const provider = new MeterProvider({ resource: resourceFromAttributes(attributes), readers: [reader] });
+  const meter = provider.getMeter(scope.name, scope.version);
+
+  const streams = [...groupByMetric(COUNTER_METRICS)].map(([name, feeds]) => {
+    const options = { unit: feeds[0].unit, description: feeds[0].description };
+    const observable = feeds[0].gauge
+      ? meter.createObservableGauge(name, options)
+      : meter.createObservableCounter(name, options);
+    return { observable, feeds };
+  });
+  meter.addBatchObservableCallback(
+    (result) => {
+      const snapshot = read(); // one read, so every stream of a collection agrees
+      for (const { observable, feeds } of streams) {
+        for (const f of feeds) {
+          const value = snapshot[f.counter];
+          if (value !== undefined) result.observe(observable, value, f.attributes);
+        }
+      }
+    },
+    streams.map((s) => s.observable),
+  );
+
+  let done: Promise<void> | undefined;
+  return {
+    shutdown(timeoutMs: number): Promise<void> {
+      done ??= Promise.race([
+        provider.shutdown().catch(() => undefined), // a final collection and export, then stop
+        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+      return done;
+    },
+    failures: () => failures,
+  };
+}
