@@ -1,0 +1,268 @@
+/**
+ * Value parsers for configuration settings. Pure: each takes a raw value as
+ * it came from a flag or variable (a string) or from a JSON/YAML file (a
+ * string, number, boolean or array), returns the typed value, or throws
+ * ValueError with what is allowed. The caller adds where the value came from
+ * and quotes it; nothing here echoes a value, so secrets stay unprinted.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** A bad value: `expected` says what is allowed ("expected ..."). */
+export class ValueError extends Error {
+  constructor(readonly expected: string) {
+    super(expected);
+    this.name = 'ValueError';
+  }
+}
+
+export type Parser<T> = (raw: unknown) => T;
+
+/** Linux's PID_MAX_LIMIT: no pid can exceed it. */
+export const PID_MAX = 4194304;
+/** Longest list a setting accepts (a port range counts once). */
+const MAX_LIST_ITEMS = 4096;
+/** The kernel's comm holds 15 characters and a NUL. */
+export const COMM_MAX = 15;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A value quoted for a message: cut if enormous, then JSON-escaped (control characters included). */
+export function quote(value: unknown): string {
+  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+}
+
+/** A scalar as text: files may hold numbers and booleans where flags hold strings. */
+function text(raw: unknown, expected: string): string {
+  if (typeof raw === 'string') return raw.trim();
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  if (typeof raw === 'boolean') return String(raw);
+  throw new ValueError(expected);
+}
+
+export function boolean(): Parser<boolean> {
+  const expected = 'expected true or false';
+  return (raw) => {
+    const v = text(raw, expected).toLowerCase();
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    throw new ValueError(expected);
+  };
+}
+
+/** A whole number in [min, max]: digits only (no signs, exponents or fractions). */
+export function integer(min: number, max: number, what = 'an integer'): Parser<number> {
+  const expected = `expected ${what} from ${min} to ${max}`;
+  return (raw) => {
+    const v = text(raw, expected);
+    const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+    if (!(n >= min && n <= max)) throw new ValueError(expected);
+    return n;
+  };
+}
+
+export function oneOf<T extends string>(values: readonly T[]): Parser<T> {
+  const expected = `expected ${values.join(', ')}`;
+  return (raw) => {
+    const v = text(raw, expected).toLowerCase();
+    const found = values.find((x) => x === v);
+    if (found === undefined) throw new ValueError(expected);
+    return found;
+  };
+}
+
+/** Any string without control characters, trimmed; '' allowed. */
+export function plainString(maxLength = 4096): Parser<string> {
+  const expected = `expected text of at most ${maxLength} characters, without control characters`;
+  return (raw) => {
+    const v = text(raw, expected);
+    if (v.length > maxLength || CONTROL.test(v)) throw new ValueError(expected);
+    return v;
+  };
+}
+
+/**
+ * A list: an array (from a file) or comma-separated text; items trimmed,
+ * empty items skipped, duplicates removed, order kept. An item that fails
+ * names its position.
+ */
+export function list<T>(item: Parser<T | T[]>, itemExpected: string): Parser<T[]> {
+  const expected = `expected a comma-separated list (or an array) of ${itemExpected}`;
+  return (raw) => {
+    let items: unknown[];
+    if (Array.isArray(raw)) items = raw;
+    else if (typeof raw === 'string') items = raw.split(',');
+    else if (typeof raw === 'number') items = [raw];
+    else throw new ValueError(expected);
+    if (items.length > MAX_LIST_ITEMS) throw new ValueError(`${expected}; at most ${MAX_LIST_ITEMS} items`);
+    const out = new Set<T>();
+    items.forEach((x, i) => {
+      if (typeof x === 'string' && x.trim() === '') return;
+      let parsed: T | T[];
+      try {
+        parsed = item(x);
+      } catch (err) {
+        if (!(err instanceof ValueError)) throw err;
+        throw new ValueError(`item ${i + 1} (${quote(x)}): ${err.expected}`);
+      }
+      for (const v of Array.isArray(parsed) ? parsed : [parsed]) out.add(v);
+    });
+    return [...out];
+  };
+}
+
+export const PID_EXPECTED = `process ids from 1 to ${PID_MAX}`;
+export const pid: Parser<number> = integer(1, PID_MAX, 'a process id');
+
+export const PORT_EXPECTED = 'ports from 1 to 65535 or ranges like 8000-8080';
+/** A port or a low-high range, expanded. */
+export const portOrRange: Parser<number[]> = (raw) => {
+  const expected = `expected a port from 1 to 65535 or a range like 8000-8080`;
+  const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(text(raw, expected));
+  if (!m) throw new ValueError(expected);
+  const low = Number(m[1]);
+  const high = m[2] === undefined ? low : Number(m[2]);
+  if (low < 1 || high > 65535) throw new ValueError(expected);
+  if (low > high) throw new ValueError(`${expected} (a range's low end must not exceed its high end)`);
+  const out: number[] = [];
+  for (let p = low; p <= high; p++) out.push(p);
+  return out;
+};
+
+/** A CIDR, normalized: '10.0.0.0/8', '2001:db8::/32'; a bare address is a /32 or /128. */
+export interface Cidr {
+  text: string;
+  family: 4 | 6;
+  prefix: number;
+  /** 4 or 16 bytes, network order, host bits zero. */
+  bytes: Buffer;
+}
+
+export const CIDR_EXPECTED = 'IPv4 or IPv6 networks like 10.0.0.0/8 or 2001:db8::/32';
+
+function ipv4Bytes(a: string): Buffer {
+  return Buffer.from(a.split('.').map(Number));
+}
+
+function ipv6Bytes(a: string): Buffer {
+  let addr = a;
+  const out = Buffer.alloc(16);
+  // A trailing dotted quad (::ffff:1.2.3.4) becomes two groups.
+  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (quad) {
+    const b = ipv4Bytes(quad[1]);
+    addr = addr.slice(0, -quad[1].length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+function formatAddress(family: 4 | 6, bytes: Buffer): string {
+  if (family === 4) return [...bytes].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  // Compress the longest run of two or more zero groups (RFC 5952).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+export const cidr: Parser<Cidr> = (raw) => {
+  const expected = `expected ${CIDR_EXPECTED}`;
+  const v = text(raw, expected);
+  const m = /^([^/]+)(?:\/([0-9]{1,3}))?$/.exec(v);
+  if (!m) throw new ValueError(expected);
+  const family: 4 | 6 | 0 = isIPv4(m[1]) ? 4 : isIPv6(m[1]) && !m[1].includes('%') ? 6 : 0;
+  if (family === 0) throw new ValueError(expected);
+  const max = family === 4 ? 32 : 128;
+  const prefix = m[2] === undefined ? max : Number(m[2]);
+  if (prefix > max) throw new ValueError(`expected a prefix length from 0 to ${max} for an IPv${family} network`);
+  const bytes = family === 4 ? ipv4Bytes(m[1]) : ipv6Bytes(m[1]);
+  const masked = Buffer.from(bytes);
+  for (let bit = prefix; bit < max; bit++) masked[bit >> 3] &= ~(0x80 >> (bit & 7));
+  const network = `${formatAddress(family, masked)}/${prefix}`;
+  if (!masked.equals(bytes)) throw new ValueError(`expected no host bits after the prefix: did you mean ${network}?`);
+  return { text: network, family, prefix, bytes: masked };
+};
+
+export const COMM_EXPECTED = `process names of at most ${COMM_MAX} characters (the kernel's comm), exact or with the wildcards * ? [...]`;
+/** A process name or glob; the kernel cuts names to 15 characters, so a longer name never matches. */
+export const comm: Parser<string> = (raw) => {
+  const expected = `expected a process name of 1 to ${COMM_MAX} characters (the kernel's comm), exact or with the wildcards * ? [...]`;
+  const v = text(raw, expected);
+  if (v === '' || CONTROL.test(v)) throw new ValueError(expected);
+  // Wildcards can stand for several characters: only literal names have a hard limit.
+  if (!/[*?[]/.test(v) && [...v].length > COMM_MAX) {
+    throw new ValueError(`${expected}; the kernel keeps only the first ${COMM_MAX} (${[...v].slice(0, COMM_MAX).join('')})`);
+  }
+  if (/\[[^\]]*$/.test(v)) throw new ValueError(`${expected}; a '[' is not closed`);
+  return v;
+};
+
+/** A glob (* ? [abc] [a-z] [!x]) as an anchored RegExp; everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) {
+        out += '\\[';
+        continue;
+      }
+      let body = glob.slice(i + 1, end);
+      const negate = body.startsWith('!') || body.startsWith('^');
+      if (negate) body = body.slice(1);
+      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
+      i = end;
+    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`, 's');
+}
+
+/** A cgroup v2 path relative to the cgroup2 mount: '/system.slice/x.service'. */
+export const cgroupPath: Parser<string> = (raw) => {
+  const expected = "expected cgroup v2 paths starting with '/' (relative to the cgroup2 mount, e.g. /system.slice/app.service)";
+  const v = text(raw, expected);
+  if (!v.startsWith('/') || v.length > 4096 || CONTROL.test(v) || v.split('/').some((s) => s === '..' || s === '.')) {
+    throw new ValueError(expected);
+  }
+  return v.replace(/\/+$/, '') || '/';
+};
+
+/** 'all', 'own', or a list of namespace inodes or paths (/proc/PID/ns/net, /run/netns/NAME). */
+export type NetnsSpec = 'all' | 'own' | Array<number | string>;
+export const NETNS_EXPECTED = "'all', 'own', or a list of network namespace inodes or paths (/proc/PID/ns/net, /run/netns/NAME)";
+export const netns: Parser<NetnsSpec> = (raw) => {
+  const expected = `expected ${NETNS_EXPECTED}`;
+  if (typeof raw === 'string' && ['all', 'own'].includes(raw.trim().toLowerCase())) {
+    return raw.trim().toLowerCase() as 'all' | 'own';
+  }
+  const item: Parser<number | string> = (x) => {
+    const v = text(x, expected);
+    if (/^[0-9]{1,10}$/.test(v) && Number(v) >= 1 && Number(v) <= 0xffffffff) return Number(v);
+    if (v.startsWith('/') && v.length <= 4096 && !CONTROL.test(v)) return v;
+    throw new ValueError(`expected a namespace inode from 1 to 4294967295 or an absolute path`);
+  };
+  const items = list(item, 'namespace inodes or paths')(raw);
+  if (items.length === 0) throw new ValueError(expected);
+  return items;
+};
