@@ -67,6 +67,13 @@ export interface SpanExporterOptions {
   retryBaseMs?: number;
   /** Backoff cap (ms); default 5000. */
   retryMaxMs?: number;
+  /**
+   * Told about export trouble, one line at a time: the first failure and each
+   * change of status (with gRPC's details: "self-signed certificate",
+   * "connection refused"...), and the recovery. Not every retry: a collector
+   * away for an hour is a handful of lines, not thousands.
+   */
+  log?: (line: string) => void;
 }
 
 export interface TlsMaterial {
@@ -96,6 +103,10 @@ export class OtlpSpanExporter {
   private shutdownDeadline = 0;
   private shutdownPromise: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  private readonly log: (line: string) => void;
+  private readonly target: string;
+  /** The status of the last failed attempt, until one succeeds. */
+  private failing: { code: grpc.status; since: number; attempts: number } | undefined;
   private readonly stats = {
     exported: 0,
     dropped_queue_full: 0,
@@ -111,6 +122,7 @@ export class OtlpSpanExporter {
     tls?: TlsMaterial,
     options: SpanExporterOptions = {},
   ) {
+    this.log = options.log ?? (() => {});
     this.retryBaseMs = Math.max(1, options.retryBaseMs ?? 100);
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 5000);
     for (const [key, value] of config.headers) this.metadata.add(key, value);
@@ -123,6 +135,7 @@ export class OtlpSpanExporter {
       'grpc.max_reconnect_backoff_ms': this.retryMaxMs,
     };
     if (config.compression === 'gzip') channelOptions['grpc.default_compression_algorithm'] = GZIP;
+    this.target = `${secure ? 'https' : 'http'}://${host}:${port}`;
     this.client = new grpc.Client(`${host}:${port}`, credentials, channelOptions);
   }
 
@@ -214,10 +227,13 @@ export class OtlpSpanExporter {
           this.call = undefined;
           if (this.finished) return;
           if (!err) {
+            this.noteRecovery();
             this.settle('exported');
           } else {
             this.stats.export_failures++;
-            if (RETRYABLE_CODES.has(err.code)) this.scheduleRetry();
+            const retry = RETRYABLE_CODES.has(err.code);
+            this.noteFailure(err, retry);
+            if (retry) this.scheduleRetry();
             else this.settle('rejected');
           }
         },
@@ -228,6 +244,24 @@ export class OtlpSpanExporter {
       this.stats.export_failures++;
       this.scheduleRetry();
     }
+  }
+
+  private noteFailure(err: grpc.ServiceError, retry: boolean): void {
+    const changed = this.failing?.code !== err.code;
+    if (!this.failing || changed) this.failing = { code: err.code, since: Date.now(), attempts: 0 };
+    this.failing.attempts++;
+    // A dropped batch is always worth a line; a retried one only when the status changes.
+    if (!changed && retry) return;
+    const details = (err.details || err.message || '').replace(/\s+/g, ' ').slice(0, 300);
+    const what = retry ? `retrying with backoff while ${this.buffer.length} spans wait` : `${this.inFlight} spans dropped (not retryable)`;
+    this.log(`span export to ${this.target} failed: ${grpc.status[err.code] ?? err.code}: ${details}; ${what}`);
+  }
+
+  private noteRecovery(): void {
+    if (!this.failing) return;
+    const seconds = ((Date.now() - this.failing.since) / 1000).toFixed(1);
+    this.log(`span export to ${this.target} works again, after ${this.failing.attempts} failed attempts in ${seconds} s`);
+    this.failing = undefined;
   }
 
   /** Removes the batch in flight from the buffer, counting it, and moves on. */

@@ -142,6 +142,31 @@ describe('OtlpSpanExporter', function () {
     assert.deepEqual(e.counters(), { ...zero, exported: 5, export_failures: 3 });
   });
 
+  it('logs the first failure with its details and the recovery, not every retry', async () => {
+    const r = await receiver({
+      respond: (i) => (i < 4 ? { code: grpc.status.UNAVAILABLE, details: 'collector restarting' } : grpc.status.OK),
+    });
+    const lines: string[] = [];
+    const e = exporter(config(r.port), RESOURCE, SCOPE, undefined, { ...FAST, log: (l) => lines.push(l) });
+    e.add(spans(3));
+    await until(() => e.counters().exported === 3);
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0], new RegExp(`^span export to http://127\\.0\\.0\\.1:${r.port} failed: UNAVAILABLE: collector restarting; retrying with backoff while 3 spans wait$`));
+    assert.match(lines[1], /works again, after 4 failed attempts in \d+\.\d s$/);
+  });
+
+  it('logs every dropped batch, with the status', async () => {
+    const r = await receiver({ respond: () => ({ code: grpc.status.INVALID_ARGUMENT, details: 'bad span' }) });
+    const lines: string[] = [];
+    const e = exporter(config(r.port, { maxExportBatchSize: 2 }), RESOURCE, SCOPE, undefined, { ...FAST, log: (l) => lines.push(l) });
+    e.add(spans(4));
+    await until(() => e.counters().dropped_rejected === 4);
+    assert.deepEqual(lines.map((l) => l.replace(/^.*failed: /, '')), [
+      'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
+      'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
+    ]);
+  });
+
   it('delivers everything buffered once a collector that was down comes up', async () => {
     const port = await freePort();
     const e = exporter(config(port, { maxExportBatchSize: 5 }), RESOURCE, SCOPE, undefined, FAST);
