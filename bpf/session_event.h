@@ -45,13 +45,62 @@ enum probe_counter {
 	COUNTER_MAX = 6,
 };
 
-/* Filter switches, set by user space (mutable: filters change at reload). */
+/*
+ * Filters, decided in the kernel when a session closes (family and netns
+ * also at its birth: a socket they exclude gets no state). User space keeps
+ * two generations of them: it fills the idle one (config slot, set members,
+ * port bits, each keyed by its generation), switches filter_gen with one
+ * aligned store, waits until no program can still be judging by the old
+ * generation, then clears it. A session is judged by one generation, never a
+ * mix.
+ */
+#define FILTER_FAMILY 0x001       /* skc_family must equal filter_config.family */
+#define FILTER_PIDS 0x002         /* owner tgid in filter_pids (unknown owner: no) */
+#define FILTER_EXCLUDE_PIDS 0x004 /* owner tgid not in filter_excluded_pids */
+#define FILTER_LOCAL_PORTS 0x008  /* local port's bit set in filter_port_bits */
+#define FILTER_REMOTE_PORTS 0x010 /* remote port's bit set in filter_port_bits */
+#define FILTER_LOCAL_CIDRS 0x020  /* local address in filter_local_cidrs */
+#define FILTER_REMOTE_CIDRS 0x040 /* remote address in filter_remote_cidrs */
+#define FILTER_NETNS 0x080        /* netns inode in filter_netns */
+#define FILTER_CGROUPS 0x100      /* socket's cgroup or an ancestor in filter_cgroups */
+
+/* Members per generation; the maps hold two generations. */
+#define FILTER_MAX_PIDS 4096
+#define FILTER_MAX_NETNS 1024
+#define FILTER_MAX_CGROUPS 1024
+#define FILTER_MAX_CIDRS 1024
+/* Ancestors of a socket's cgroup the filter looks at (its own included). */
+#define FILTER_CGROUP_LEVELS 32
+
+/* One slot per generation. kinds == 0: every session passes. */
 struct filter_config {
-	__u8 by_pid;         /* owner tgid must be in filter_pids */
-	__u8 by_local_port;  /* local port must be in filter_lports */
-	__u8 by_remote_port; /* remote port must be in filter_rports */
-	__u8 family;         /* 0: any, else AF_INET (2) or AF_INET6 (10) */
+	__u32 kinds;   /* FILTER_* in force */
+	__u16 family;  /* AF_INET (2) or AF_INET6 (10), with FILTER_FAMILY */
+	__u16 _pad;
+};
+
+/* Key of filter_pids, filter_excluded_pids and filter_netns. */
+struct filter_u32_key {
+	__u32 gen;
+	__u32 value;   /* tgid or netns inode */
+};
+
+/* Key of filter_cgroups. */
+struct filter_u64_key {
+	__u32 gen;
 	__u32 _pad;
+	__u64 value;   /* cgroup v2 id (kernfs node id = the directory's inode) */
+};
+
+/* Key of the LPM tries. The generation is the first byte of the matched
+ * data, so prefixlen = 8 + the prefix in IPv6 space; IPv4 is stored as
+ * ::ffff:a.b.c.d (IPv4 prefix + 96), which one trie serves for both
+ * families and for IPv4-mapped addresses of IPv6 sockets. */
+struct filter_cidr_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[16]; /* network byte order */
+	__u8 _pad[3];
 };
 
 struct session_event {

@@ -63,37 +63,81 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Filters are data: switches in filter_cfg, members in the sets below. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct filter_config);
-} filter_cfg SEC(".maps");
+/* Filters are data (see session_event.h): two generations, switched by
+ * filter_gen. Ports are bitmaps, [generation][local/remote][port / 64]. */
+#define PORT_LOCAL 0
+#define PORT_REMOTE 1
+__u32 filter_gen;
+struct filter_config filter_cfgs[2];
+__u64 filter_port_bits[2][2][65536 / 64];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(max_entries, 2 * FILTER_MAX_PIDS);
+	__type(key, struct filter_u32_key);
 	__type(value, __u8);
 } filter_pids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, __u16);
+	__uint(max_entries, 2 * FILTER_MAX_PIDS);
+	__type(key, struct filter_u32_key);
 	__type(value, __u8);
-} filter_lports SEC(".maps");
+} filter_excluded_pids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, __u16);
+	__uint(max_entries, 2 * FILTER_MAX_NETNS);
+	__type(key, struct filter_u32_key);
 	__type(value, __u8);
-} filter_rports SEC(".maps");
+} filter_netns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * FILTER_MAX_CGROUPS);
+	__type(key, struct filter_u64_key);
+	__type(value, __u8);
+} filter_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__uint(max_entries, 2 * FILTER_MAX_CIDRS);
+	__type(key, struct filter_cidr_key);
+	__type(value, __u8);
+} filter_local_cidrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * FILTER_MAX_CIDRS);
+	__type(key, struct filter_cidr_key);
+	__type(value, __u8);
+} filter_remote_cidrs SEC(".maps");
+
+/* Never used by a program: updating a map-in-map slot returns to user space
+ * only after every BPF program then running has finished (the kernel waits
+ * for an RCU grace period). User space does so after switching filter_gen,
+ * before it clears the old generation. */
+struct filter_fence_slot {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_fence_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct filter_fence_slot);
+} filter_fence SEC(".maps") = {
+	.values = { &filter_fence_inner },
+};
 
 /* Queued bytes at which a submit wakes the reader; below it the reader's
  * timer drains the ring, so a storm costs a few wakeups, not one per event. */
@@ -163,36 +207,6 @@ static __always_inline void take_owner(struct sock_state *st, __u8 source)
 	st->flags |= SESSION_F_OWNER_KNOWN;
 }
 
-static __always_inline bool in_set(void *set, void *key)
-{
-	return bpf_map_lookup_elem(set, key) != NULL;
-}
-
-/* Filters are decided at close, when every field is final: a server
- * socket's remote port is still 0 at its birth. */
-static __always_inline bool wanted(struct sock_state *st, __u16 family,
-				   __u16 lport, __u16 rport)
-{
-	__u32 zero = 0;
-	struct filter_config *cfg = bpf_map_lookup_elem(&filter_cfg, &zero);
-
-	if (!cfg)
-		return true;
-	if (cfg->family && cfg->family != family)
-		return false;
-	if (cfg->by_local_port && !in_set(&filter_lports, &lport))
-		return false;
-	if (cfg->by_remote_port && !in_set(&filter_rports, &rport))
-		return false;
-	if (cfg->by_pid) {
-		__u32 pid = st ? st->pid : 0;
-
-		if (!pid || !in_set(&filter_pids, &pid))
-			return false; /* an unknown owner cannot match a PID */
-	}
-	return true;
-}
-
 /* tp_btf hands the program a trusted BTF pointer: fields are plain loads.
  * The classic tracepoint hands it a bare address: every read is a
  * bpf_probe_read_kernel call. `btf` is a compile-time constant in each
@@ -207,6 +221,151 @@ static __always_inline void copy_addr(bool btf, __u8 *dst, const void *src, __u3
 		bpf_probe_read_kernel(dst, size, src);
 }
 
+static __always_inline bool in_set(void *set, void *key)
+{
+	return bpf_map_lookup_elem(set, key) != NULL;
+}
+
+static __always_inline bool port_listed(__u32 gen, int dir, __u16 port)
+{
+	return filter_port_bits[gen][dir][port >> 6] & (1ULL << (port & 63));
+}
+
+/* The local or remote address, IPv4 as ::ffff:a.b.c.d, in the trie. */
+static __always_inline bool addr_listed(void *trie, __u32 gen, struct sock *sk,
+					__u16 family, bool remote, bool btf)
+{
+	struct filter_cidr_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.prefixlen = 8 + 128;
+	key.gen = gen;
+	if (family == AF_INET) {
+		key.addr[10] = 0xff;
+		key.addr[11] = 0xff;
+		copy_addr(btf, &key.addr[12], remote ? (void *)&sk->__sk_common.skc_daddr :
+						       (void *)&sk->__sk_common.skc_rcv_saddr, 4);
+	} else {
+		copy_addr(btf, key.addr, remote ? (void *)&sk->__sk_common.skc_v6_daddr :
+						  (void *)&sk->__sk_common.skc_v6_rcv_saddr, 16);
+	}
+	return in_set(trie, &key);
+}
+
+/* The socket's cgroup (set at socket creation, inherited by accepted sockets
+ * from their listener) or one of its ancestors is listed. cgroup->ancestors[]
+ * holds the whole path from the root (index 0) to the cgroup itself (index
+ * level); it is a flexible array of pointers, which BTF loads cannot index,
+ * so both program types read it with probe reads. */
+static __always_inline bool cgroup_listed(struct sock *sk, __u32 gen, bool btf)
+{
+	struct filter_u64_key key = { .gen = gen };
+	struct cgroup *cg, *anc;
+	int level, i;
+
+	if (!bpf_core_field_exists(sk->sk_cgrp_data))
+		return false; /* kernel without socket cgroup data */
+	cg = READ(btf, sk, sk_cgrp_data.cgroup);
+	if (!cg)
+		return false;
+	level = BPF_CORE_READ(cg, level);
+	/* the cgroup itself first, then up: one lookup when it is listed */
+	for (i = 0; i < FILTER_CGROUP_LEVELS; i++) {
+		int at = level - i;
+
+		if (at < 0)
+			break;
+		anc = NULL;
+		bpf_probe_read_kernel(&anc, sizeof(anc),
+				      (void *)cg + bpf_core_field_offset(struct cgroup, ancestors) +
+					      at * sizeof(anc));
+		if (!anc)
+			break;
+		key.value = BPF_CORE_READ(anc, kn, id);
+		if (in_set(&filter_cgroups, &key))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Filters are decided at close, when every field is final: a server
+ * socket's remote port is still 0 at its birth. filter_gen is read once and
+ * everything below uses that generation: a switch in the meantime cannot mix
+ * two configurations. With no filter this is two loads and a branch.
+ */
+static __always_inline bool wanted(struct sock *sk, struct sock_state *st, __u16 family,
+				   __u16 lport, __u16 rport, __u32 netns, bool btf)
+{
+	__u32 gen = *(volatile __u32 *)&filter_gen & 1;
+	struct filter_config *cfg = &filter_cfgs[gen];
+	__u32 kinds = cfg->kinds;
+	__u32 pid = st ? st->pid : 0;
+
+	if (!kinds)
+		return true;
+	if ((kinds & FILTER_FAMILY) && cfg->family != family)
+		return false;
+	if ((kinds & FILTER_LOCAL_PORTS) && !port_listed(gen, PORT_LOCAL, lport))
+		return false;
+	if ((kinds & FILTER_REMOTE_PORTS) && !port_listed(gen, PORT_REMOTE, rport))
+		return false;
+	if (kinds & FILTER_NETNS) {
+		struct filter_u32_key key = { .gen = gen, .value = netns };
+
+		if (!in_set(&filter_netns, &key))
+			return false;
+	}
+	if (kinds & FILTER_PIDS) {
+		struct filter_u32_key key = { .gen = gen, .value = pid };
+
+		if (!pid || !in_set(&filter_pids, &key))
+			return false; /* an unknown owner cannot match a PID */
+	}
+	if ((kinds & FILTER_EXCLUDE_PIDS) && pid) {
+		struct filter_u32_key key = { .gen = gen, .value = pid };
+
+		if (in_set(&filter_excluded_pids, &key))
+			return false;
+	}
+	if ((kinds & FILTER_LOCAL_CIDRS) &&
+	    !addr_listed(&filter_local_cidrs, gen, sk, family, false, btf))
+		return false;
+	if ((kinds & FILTER_REMOTE_CIDRS) &&
+	    !addr_listed(&filter_remote_cidrs, gen, sk, family, true, btf))
+		return false;
+	if ((kinds & FILTER_CGROUPS) && !cgroup_listed(sk, gen, btf))
+		return false;
+	return true;
+}
+
+/*
+ * Family and netns never change over a socket's life: a socket they exclude
+ * gets no state at all. At close wanted() excludes it again (counted as
+ * filtered, not as partial), unless the filters changed meanwhile to let it
+ * through: then it is reported as partial, its birth unrecorded.
+ */
+static __always_inline bool excluded_from_birth(struct sock *sk, bool btf)
+{
+	__u32 gen = *(volatile __u32 *)&filter_gen & 1;
+	struct filter_config *cfg = &filter_cfgs[gen];
+	__u32 kinds = cfg->kinds;
+
+	if (!(kinds & (FILTER_FAMILY | FILTER_NETNS)))
+		return false;
+	if ((kinds & FILTER_FAMILY) && cfg->family != READ(btf, sk, __sk_common.skc_family))
+		return true;
+	if (kinds & FILTER_NETNS) {
+		struct filter_u32_key key = { .gen = gen };
+
+		key.value = btf ? sk->__sk_common.skc_net.net->ns.inum :
+				  BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		if (!in_set(&filter_netns, &key))
+			return true;
+	}
+	return false;
+}
+
 static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 					 int oldstate, bool btf)
 {
@@ -215,6 +374,7 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
 	struct session_event *e;
 	__u16 family, lport, rport;
+	__u32 netns;
 	long wake;
 
 	if (!tp)
@@ -223,11 +383,15 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	/* not skc_num: the tracepoint runs after inet_put_port() zeroed it */
 	lport = bpf_ntohs(READ(btf, tp, inet_conn.icsk_inet.inet_sport));
 	rport = bpf_ntohs(READ(btf, sk, __sk_common.skc_dport));
+	netns = btf ? sk->__sk_common.skc_net.net->ns.inum :
+		      BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
-	if (!wanted(st, family, lport, rport)) {
+	if (!wanted(sk, st, family, lport, rport, netns, btf)) {
 		count(COUNTER_FILTERED);
 		return;
 	}
+	if (!st || !(st->flags & SESSION_F_BIRTH_SEEN))
+		count(COUNTER_BIRTH_MISSED); /* reported, marked partial */
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -242,8 +406,7 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	e->lport = lport;
 	e->rport = rport;
 	e->oldstate = oldstate;
-	e->netns = btf ? sk->__sk_common.skc_net.net->ns.inum :
-			 BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->netns = netns;
 	e->bytes_acked = READ(btf, tp, bytes_acked);
 	e->bytes_received = READ(btf, tp, bytes_received);
 	e->snd_una = READ(btf, tp, snd_una);
@@ -319,6 +482,11 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 	switch (newstate) {
 	case TCP_SYN_SENT:
 	case TCP_SYN_RECV:
+		if (excluded_from_birth(sk, btf)) {
+			if (!btf)
+				state_delete(sk, btf); /* what a previous use of the pointer left */
+			return 0;
+		}
 		/* birth: overwrite whatever a previous use of this socket left */
 		st = state_create(sk, btf);
 		if (!st)
@@ -346,6 +514,8 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 		 * the agent gets state here, so its owner is still known at close. */
 		st = state_lookup(sk, btf);
 		if (!st) {
+			if (excluded_from_birth(sk, btf))
+				return 0;
 			st = state_create(sk, btf);
 			if (!st)
 				return 0;
@@ -359,8 +529,6 @@ static __always_inline int on_state_change(struct sock *sk, int oldstate,
 		if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE)
 			return 0; /* a listener, or a socket that never connected */
 		st = state_lookup(sk, btf);
-		if (!st || !(st->flags & SESSION_F_BIRTH_SEEN))
-			count(COUNTER_BIRTH_MISSED); /* reported, marked partial */
 		emit_session(sk, st, oldstate, btf);
 		if (st)
 			state_delete(sk, btf);

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <set>
 #include <vector>
 
+#include "kernel_filters.h"
 #include "libbpf_log.h"
 #include "session_event.h"
 #include "tcplife.skel.h"
@@ -20,7 +20,6 @@
 namespace {
 
 constexpr size_t kMaxBatch = 4096;  // records per call into JS
-constexpr uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
 
 bool PathExists(const char* path) { return access(path, F_OK) == 0; }
 
@@ -78,6 +77,8 @@ std::string Explain(int err, const char* stage, const std::string& mechanism) {
     msg = "permission denied while " + std::string(stage) +
           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
           "(CAP_SYS_ADMIN on kernels before 5.8)";
+  } else if (std::string(stage) == "filtering") {
+    msg = "setting the kernel filters failed: " + std::string(strerror(e));
   } else if (e == ENOENT && std::string(stage) == "attaching") {
     msg = "tracepoint sock:inet_sock_set_state not found (" + mechanism +
           "): the kernel must be Linux 4.16 or later";
@@ -108,46 +109,6 @@ Napi::Error ProbeError(Napi::Env env, int err, const char* stage, const std::str
   error.Set("stage", Napi::String::New(env, stage));
   error.Set("libbpfLog", Napi::String::New(env, LibbpfLogTail()));
   return error;
-}
-
-// Reads a JS array of integers in [lo, hi] into a set; TypeError otherwise.
-std::set<uint32_t> IntegerSet(Napi::Env env, const Napi::Object& obj, const char* key,
-                              uint32_t lo, uint32_t hi) {
-  std::set<uint32_t> out;
-  Napi::Value v = obj.Get(key);
-  if (v.IsUndefined()) return out;
-  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(key) + " must be an array");
-  Napi::Array arr = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value item = arr.Get(i);
-    double d = item.IsNumber() ? item.As<Napi::Number>().DoubleValue() : -1;
-    if (d != static_cast<double>(static_cast<int64_t>(d)) || d < lo || d > hi)
-      throw Napi::TypeError::New(env, std::string(key) + " must hold integers " +
-                                          std::to_string(lo) + "-" + std::to_string(hi));
-    out.insert(static_cast<uint32_t>(d));
-  }
-  return out;
-}
-
-// Makes a set map hold exactly `want` (key width K). Members are added before
-// stale ones are removed, so a live change never excludes a wanted session.
-template <typename K>
-int SyncSetMap(int fd, const std::set<uint32_t>& want) {
-  uint8_t one = 1;
-  for (uint32_t k : want) {
-    K key = static_cast<K>(k);
-    if (bpf_map_update_elem(fd, &key, &one, BPF_ANY) != 0) return -errno;
-  }
-  std::vector<K> stale;
-  K cur, next;
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (!want.count(next)) stale.push_back(next);
-    cur = next;
-    prev = &cur;
-  }
-  for (K key : stale) bpf_map_delete_elem(fd, &key);
-  return 0;
 }
 
 uint64_t SumPerCpu(int fd, uint32_t key, int ncpus) {
@@ -215,7 +176,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
 
 Probe::~Probe() { Teardown(); }
 
-int Probe::OpenLoadAttach(Mechanism mechanism, const char** stage) {
+int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const char** stage) {
   *stage = "opening";
   skel_ = tcplife_bpf__open();
   if (!skel_) return -errno;
@@ -237,6 +198,12 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const char** stage) {
   int err = tcplife_bpf__load(skel_);
   if (err) return err;
 
+  // Before attaching: no session is ever judged without them.
+  *stage = "filtering";
+  filters_ = std::make_unique<FilterGenerations>(skel_);
+  err = filters_->Apply(filters, /*running=*/false);
+  if (err) return err;
+
   *stage = "attaching";
   if (!btf) {
     err = EnsureTracefs(&mounted_tracefs_);
@@ -251,6 +218,9 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
     throw Napi::TypeError::New(env, "start(filters: object, onBatch: function)");
 
+  // Malformed filters fail here, before anything is loaded.
+  FilterSpec filters = ParseFilterSpec(env, info[0].As<Napi::Object>());
+
   if (!PathExists("/sys/kernel/btf/vmlinux")) {
     throw ProbeError(env, -ENOENT, "opening",
                      "kernel BTF not found at /sys/kernel/btf/vmlinux: tcplife-otel needs a "
@@ -263,17 +233,17 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   int err;
   if (attach_ == "tracepoint") {
     mechanism_ = Mechanism::kTracepoint;
-    err = OpenLoadAttach(mechanism_, &stage);
+    err = OpenLoadAttach(mechanism_, filters, &stage);
   } else {
     mechanism_ = Mechanism::kTpBtf;
-    err = OpenLoadAttach(mechanism_, &stage);
+    err = OpenLoadAttach(mechanism_, filters, &stage);
     int e = err < 0 ? -err : err;
     // Fall back only when the BTF tracepoint itself is the problem: a
-    // permission error would fail the same way twice.
-    if (err && attach_ == "auto" && e != EPERM && e != EACCES) {
+    // permission error or a filter the maps refuse would fail the same way twice.
+    if (err && attach_ == "auto" && e != EPERM && e != EACCES && std::string(stage) != "filtering") {
       Teardown();
       mechanism_ = Mechanism::kTracepoint;
-      err = OpenLoadAttach(mechanism_, &stage);
+      err = OpenLoadAttach(mechanism_, filters, &stage);
     }
   }
   const char* mech_name = mechanism_ == Mechanism::kTpBtf ? "tp_btf" : "tracepoint";
@@ -281,8 +251,6 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
     Teardown();
     throw ProbeError(env, err, stage, Explain(err, stage, mech_name));
   }
-
-  ApplyFilters(env, info[0].As<Napi::Object>());
 
   on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
   // One buffer for every batch, shared with JS: no allocation per batch.
@@ -310,38 +278,13 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   return result;
 }
 
-void Probe::ApplyFilters(Napi::Env env, const Napi::Object& filters) {
-  auto pids = IntegerSet(env, filters, "pids", 1, kMaxPid);
-  auto lports = IntegerSet(env, filters, "localPorts", 1, 65535);
-  auto rports = IntegerSet(env, filters, "remotePorts", 1, 65535);
-  Napi::Value fam = filters.Get("family");
-  uint32_t family = 0;
-  if (!fam.IsUndefined()) {
-    double d = fam.IsNumber() ? fam.As<Napi::Number>().DoubleValue() : -1;
-    if (d != 0 && d != 4 && d != 6) throw Napi::TypeError::New(env, "family must be 0, 4 or 6");
-    family = d == 4 ? 2 /* AF_INET */ : d == 6 ? 10 /* AF_INET6 */ : 0;
-  }
-
-  int err = SyncSetMap<uint32_t>(bpf_map__fd(skel_->maps.filter_pids), pids);
-  if (!err) err = SyncSetMap<uint16_t>(bpf_map__fd(skel_->maps.filter_lports), lports);
-  if (!err) err = SyncSetMap<uint16_t>(bpf_map__fd(skel_->maps.filter_rports), rports);
-  if (err) throw ProbeError(env, err, "filtering", std::string("filter update failed: ") + strerror(-err));
-
-  filter_config cfg{};
-  cfg.by_pid = !pids.empty();
-  cfg.by_local_port = !lports.empty();
-  cfg.by_remote_port = !rports.empty();
-  cfg.family = static_cast<uint8_t>(family);
-  uint32_t zero = 0;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.filter_cfg), &zero, &cfg, BPF_ANY) != 0)
-    throw ProbeError(env, -errno, "filtering", std::string("filter update failed: ") + strerror(errno));
-}
-
 void Probe::SetFilters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!skel_) throw Napi::Error::New(env, "probe not started");
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setFilters(filters: object)");
-  ApplyFilters(env, info[0].As<Napi::Object>());
+  FilterSpec filters = ParseFilterSpec(env, info[0].As<Napi::Object>());
+  int err = filters_->Apply(filters, /*running=*/true);
+  if (err) throw ProbeError(env, err, "filtering", Explain(err, "filtering", ""));
 }
 
 void Probe::DeliverBatch(size_t records) {
@@ -441,6 +384,7 @@ void Probe::Teardown() {
   if (poller_) poller_->Stop();
   if (skel_) {
     ReadKernelCounters();  // the counters outlive the maps
+    filters_.reset();
     tcplife_bpf__destroy(skel_);
     skel_ = nullptr;
   }

@@ -11,6 +11,8 @@
 #include "ring_poller.h"
 
 struct tcplife_bpf;
+struct FilterSpec;
+class FilterGenerations;
 
 class Probe : public Napi::ObjectWrap<Probe> {
  public:
@@ -27,10 +29,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
 
-  // Returns 0 or a negative errno; *stage names the step that failed.
-  int OpenLoadAttach(Mechanism mechanism, const char** stage);
+  // Returns 0 or a negative errno; *stage names the step that failed. The
+  // filters are in force before the program is attached.
+  int OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const char** stage);
   void Teardown();
-  void ApplyFilters(Napi::Env env, const Napi::Object& filters);
   void DeliverBatch(size_t records);
   void DrainFromLoop();
   void ReadKernelCounters();
@@ -49,6 +51,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   // state
   tcplife_bpf* skel_ = nullptr;
+  std::unique_ptr<FilterGenerations> filters_;
   Mechanism mechanism_ = Mechanism::kTpBtf;
   bool owner_io_attached_ = false;
   bool mounted_tracefs_ = false;

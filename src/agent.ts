@@ -1,6 +1,7 @@
 // Wires the probe to the sinks. Start and stop run in mirror order.
 import type { SessionProbe } from './kernel/probe';
 import type { KernelFilters, ProbeInfo } from './kernel/probe-types';
+import type { SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
 import type { TcpSession } from './sessions/tcp-session';
 
@@ -9,6 +10,8 @@ export interface AgentCounters {
   sessions_seen: number;
   /** Kernel: excluded by a filter. */
   sessions_filtered: number;
+  /** Reached user space, then excluded by a filter decided there (process name, role, outcome, duration, bytes). */
+  sessions_filtered_userspace: number;
   /** Kernel: lost because the ring buffer was full. */
   lost_ringbuf_full: number;
   /** Kernel: state changes skipped by recursion protection (a session may be lost or partial). */
@@ -28,13 +31,26 @@ export interface AgentCounters {
 
 export class Agent {
   private seen = 0;
+  private filteredInUserspace = 0;
   private stopped = false;
 
   constructor(
     private readonly probe: SessionProbe,
-    private readonly filters: KernelFilters,
+    private filters: KernelFilters,
     private readonly sinks: readonly SessionSink[],
+    private sessionFilter?: SessionFilter,
   ) {}
+
+  /**
+   * Switches both filter stages while running (SIGHUP). The kernel judges
+   * each session at its close, so sessions open across the switch are kept
+   * or dropped by the filters in force when they end; nothing is restarted.
+   */
+  setFilters(filters: KernelFilters, sessionFilter?: SessionFilter): void {
+    this.probe.setFilters(filters);
+    this.filters = filters;
+    this.sessionFilter = sessionFilter;
+  }
 
   start(): ProbeInfo {
     const info = this.probe.start(this.filters, (batch) => this.onSessions(batch));
@@ -46,7 +62,11 @@ export class Agent {
 
   private onSessions(batch: TcpSession[]): void {
     this.seen += batch.length;
-    for (const sink of this.sinks) sink.write(batch);
+    const keep = this.sessionFilter;
+    const wanted = keep ? batch.filter(keep) : batch;
+    this.filteredInUserspace += batch.length - wanted.length;
+    if (wanted.length === 0) return;
+    for (const sink of this.sinks) sink.write(wanted);
   }
 
   /**
@@ -67,6 +87,7 @@ export class Agent {
     const out: AgentCounters = {
       sessions_seen: this.seen,
       sessions_filtered: k.filtered,
+      sessions_filtered_userspace: this.filteredInUserspace,
       lost_ringbuf_full: k.ringbufFull,
       skipped_state_changes: k.recursionMisses,
       nested_state_changes: k.nestedHandled,

@@ -1,29 +1,42 @@
 #!/usr/bin/env node
-// tcplife-otel's command line: flags -> probe -> terminal. Exit codes:
-// 0 normal stop (SIGINT/SIGTERM), 1 the probe could not start, 2 bad usage.
+// tcplife-otel's command line: settings -> probe -> filters -> sinks.
+// Exit codes: 0 normal stop (SIGINT/SIGTERM, --help, --print-config),
+// 1 the probe could not start, 2 bad configuration.
+import { readFileSync } from 'node:fs';
 import { Agent, type AgentCounters } from './agent';
-import { parseCliArgs, UsageError, USAGE, type CliOptions } from './cli/options';
+import { kernelFiltersFrom } from './config/kernel-filters';
+import { ConfigError, loadSettings, type Loaded } from './config/load';
+import { printConfig } from './config/print';
+import { settings as allSettings } from './config/schema';
+import { usage } from './config/usage';
+import type { KernelFilters } from './kernel/probe-types';
 import { ProbeError, SessionProbe } from './kernel/probe';
 import { ConsoleSink } from './output/console-sink';
 import { FdWriter } from './output/fd-writer';
+import { compileSessionFilter, type SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
-import { resolveOtlpTraceConfig } from './telemetry/otlp-config';
+import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
+import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env, type OtlpConnection } from './telemetry/otlp-config';
 import { detectResource } from './telemetry/resource';
-import { OtlpSpanExporter } from './telemetry/span-exporter';
+import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
 import { SpanSink } from './telemetry/span-sink';
-import { readFileSync } from 'node:fs';
 
 const NAME = 'tcplife-otel';
 // dist/src/cli.js -> the repository's package.json: one version, declared once.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../package.json').version;
+const SCOPE = { name: NAME, version: VERSION };
+
+function log(line: string): void {
+  process.stderr.write(`${NAME}: ${line}\n`);
+}
 
 function fail(message: string, status: number): never {
-  process.stderr.write(`${NAME}: ${message}\n`);
+  for (const line of message.split('\n')) log(line);
   process.exit(status);
 }
 
-function formatCounters(c: AgentCounters): string {
+function formatCounters(c: Record<string, number>): string {
   return Object.entries(c)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -34,74 +47,134 @@ function describeAttach(mechanism: string, ownerFromIo: boolean, ms: number): st
   const owners = ownerFromIo
     ? 'owners of accepted sockets from their first send/recv'
     : 'owners of accepted sockets from close()';
-  return `${NAME}: tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms\n`;
+  return `tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms`;
 }
 
-/** How long pending spans may take to reach the collector at SIGINT/SIGTERM. */
-const SHUTDOWN_FLUSH_MS = 5000;
-
-/**
- * The outputs OTEL_TRACES_EXPORTER asks for: none set (or OTEL_SDK_DISABLED)
- * keeps tcplife's terminal output; 'otlp' exports spans; 'console' is the
- * terminal output. A bad OTEL_* value is a usage error (exit 2).
- */
-function traceExporters(): { console: boolean; otlp?: OtlpSpanExporter } {
-  const { config, errors } = resolveOtlpTraceConfig(process.env);
-  if (errors.length) fail(errors.join('\n'), 2);
-  if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
-  const read = (file: string | undefined, what: string) => {
+/** Reads the CA, key and certificate files a connection names; exit 2 if one cannot be read. */
+function readTlsFiles(c: OtlpConnection, signal: string): TlsMaterial {
+  const read = (file: string | undefined, what: string, variable: string) => {
     if (!file) return undefined;
     try {
       return readFileSync(file);
     } catch (err) {
-      return fail(`cannot read the ${what} ${file}: ${(err as Error).message}`, 2);
+      return fail(`cannot read the ${what} ${file} (OTEL_EXPORTER_OTLP_[${signal}_]${variable}): ${(err as Error).message}`, 2);
     }
   };
-  const tls = {
-    ca: read(config.certificateFile, 'CA certificate (OTEL_EXPORTER_OTLP_CERTIFICATE)'),
-    key: read(config.clientKeyFile, 'client key (OTEL_EXPORTER_OTLP_CLIENT_KEY)'),
-    cert: read(config.clientCertificateFile, 'client certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)'),
-  };
-  const resource = detectResource();
-  for (const w of resource.warnings) process.stderr.write(`${NAME}: ${w}\n`);
-  const scope = { name: NAME, version: VERSION };
   return {
-    console: config.exporters.includes('console'),
-    otlp: new OtlpSpanExporter(config, resource.attributes, scope, tls),
+    ca: read(c.certificateFile, 'CA certificate', 'CERTIFICATE'),
+    key: read(c.clientKeyFile, 'client key', 'CLIENT_KEY'),
+    cert: read(c.clientCertificateFile, 'client certificate', 'CLIENT_CERTIFICATE'),
   };
 }
 
-function main(argv: string[]): void {
-  let opts: CliOptions;
+/**
+ * The span sink OTEL_TRACES_EXPORTER asks for, if any, and whether the
+ * terminal output stays: unset (or OTEL_SDK_DISABLED) keeps tcplife's
+ * output; 'otlp' exports spans; 'console' is the terminal output.
+ */
+function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink } {
+  const env = loaded.otelEnv;
+  const { config } = resolveOtlpTraceConfig(env); // validated by loadSettings
+  if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
+  const tls = readTlsFiles(config, 'TRACES');
+  const resource = detectResource(env);
+  for (const w of resource.warnings) log(w);
+  let otlp: SessionSink;
+  if (loaded.settings.export_pipeline === 'sdk') {
+    // The stock SDK path, kept for comparison (README, Benchmark). It reads
+    // its settings from process.env, so it gets the effective ones there.
+    // Loaded only here, so the default path's startup does not grow.
+    Object.assign(process.env, env);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SdkSpanSink } = require('./telemetry/sdk-span-sink') as typeof import('./telemetry/sdk-span-sink');
+    otlp = new SdkSpanSink(resource.attributes, SCOPE);
+  } else {
+    otlp = new SpanSink(new OtlpSpanExporter(config, resource.attributes, SCOPE, tls, { log }));
+  }
+  return { console: config.exporters.includes('console'), otlp };
+}
+
+/**
+ * Exporting the counters as OTel metrics, when OTEL_METRICS_EXPORTER (or,
+ * unset, span export over OTLP) asks for it: prepared before the probe loads,
+ * started once it runs.
+ */
+function counterMetrics(env: Env): ((read: () => Record<string, number>) => CounterMetricsExporter) | undefined {
+  const { config } = resolveOtlpMetricsConfig(env); // validated by loadSettings
+  if (!config.enabled) return undefined;
+  const tls = readTlsFiles(config, 'METRICS');
+  return (read) => startCounterMetrics(config, tls, detectResource(env).attributes, SCOPE, read);
+}
+
+/** Settings -> both filter stages; a namespace or cgroup that cannot be found is a ConfigError. */
+function filtersOf(loaded: Loaded): { kernel: KernelFilters; session?: SessionFilter } {
+  return { kernel: kernelFiltersFrom(loaded.settings.filters), session: compileSessionFilter(loaded.settings.filters) };
+}
+
+function load(argv: string[]): { loaded: Loaded; filters: ReturnType<typeof filtersOf> } {
   try {
-    opts = parseCliArgs(argv);
+    const loaded = loadSettings(argv, process.env);
+    if (loaded.help || loaded.printConfig) return { loaded, filters: { kernel: {} as KernelFilters } };
+    return { loaded, filters: filtersOf(loaded) };
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${NAME}: ${err.message}\n\n${USAGE}`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) fail(`${err.problems.join('\n')}\n(see --help for the settings and what they allow)`, 2);
     throw err;
   }
-  if (opts.help) {
-    process.stdout.write(USAGE);
+}
+
+/** Keys whose value changed and that only a restart applies. */
+function restartOnlyChanges(before: Loaded, after: Loaded): string[] {
+  return allSettings()
+    .filter(([key, s]) => !s.reload && JSON.stringify(before.raw.get(key)) !== JSON.stringify(after.raw.get(key)))
+    .map(([key]) => key);
+}
+
+function main(argv: string[]): void {
+  let { loaded, filters } = load(argv);
+  if (loaded.help) {
+    process.stdout.write(usage());
     return;
   }
+  if (loaded.printConfig) {
+    process.stdout.write(printConfig(loaded));
+    return;
+  }
+  const s = loaded.settings;
 
   let probe: SessionProbe;
   try {
-    probe = new SessionProbe({ attach: opts.attach });
+    probe = new SessionProbe({ attach: s.attach });
   } catch (err) {
     fail((err as Error).message, 1); // the addon is missing or does not load
   }
+
   let stopping = false;
+  let metrics: CounterMetricsExporter | undefined;
+  let statsTimer: NodeJS.Timeout | undefined;
+  let shutdownTimeoutMs = s.shutdown_timeout_ms;
+  const counters = (c: AgentCounters) => (metrics ? { ...c, metric_export_failures: metrics.failures() } : c);
   const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    void agent.stop(SHUTDOWN_FLUSH_MS).then((counters) => {
-      process.stderr.write(`${NAME}: stopped (${reason}): ${formatCounters(counters)}\n`);
-      process.exit(0);
-    });
+    clearInterval(statsTimer);
+    // One deadline for everything: spans first, then the final counters.
+    const deadline = Date.now() + shutdownTimeoutMs;
+    void agent
+      .stop(shutdownTimeoutMs)
+      .then(async (c) => {
+        log(`stopped (${reason}): ${formatCounters(counters(c))}`);
+        await metrics?.shutdown(Math.max(0, deadline - Date.now()));
+      })
+      .finally(() => process.exit(0));
   };
+  const startStats = (seconds: number) => {
+    clearInterval(statsTimer);
+    statsTimer = undefined;
+    if (seconds > 0) {
+      statsTimer = setInterval(() => log(`counters: ${formatCounters(counters(agent.counters()))}`), seconds * 1000).unref();
+    }
+  };
+
   // stdout is written with write(2) on fd 1 (see FdWriter), never through
   // process.stdout. A closed pipe (`| head`) ends tracing quietly.
   const onWriteError = (err: NodeJS.ErrnoException) => {
@@ -109,23 +182,57 @@ function main(argv: string[]): void {
     else fail(`cannot write output: ${err.message}`, 1);
   };
   const sinks: SessionSink[] = [];
-  const exporters = traceExporters();
-  if (exporters.console) sinks.push(new ConsoleSink(new FdWriter(1), { json: opts.json, table: opts.table }, onWriteError));
-  if (exporters.otlp) sinks.push(new SpanSink(exporters.otlp));
-  const agent = new Agent(probe, opts.filters, sinks);
+  const exporters = traceExporters(loaded);
+  if (exporters.console) {
+    const table = { wide: s.output.wide, csv: s.output.format === 'csv', time: s.output.time, timestamp: s.output.timestamp };
+    sinks.push(new ConsoleSink(new FdWriter(1), { json: s.output.format === 'json', table }, onWriteError));
+  }
+  if (exporters.otlp) sinks.push(exporters.otlp);
+  const startMetrics = counterMetrics(loaded.otelEnv);
+  const agent = new Agent(probe, filters.kernel, sinks, filters.session);
+
+  // SIGHUP: re-read, validate, and switch the filters in place. A bad
+  // configuration changes nothing.
+  const reload = () => {
+    let next: Loaded;
+    let nextFilters: ReturnType<typeof filtersOf>;
+    try {
+      next = loadSettings(argv, process.env);
+      nextFilters = filtersOf(next);
+      agent.setFilters(nextFilters.kernel, nextFilters.session);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      for (const p of problems) log(`reload: ${p}`);
+      log('reload refused: the running configuration stays');
+      return;
+    }
+    const pending = restartOnlyChanges(loaded, next);
+    if (next.settings.stats_interval_s !== loaded.settings.stats_interval_s) startStats(next.settings.stats_interval_s);
+    shutdownTimeoutMs = next.settings.shutdown_timeout_ms;
+    loaded = next;
+    filters = nextFilters;
+    log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied`);
+    if (pending.length) log(`reload: needs a restart to apply: ${pending.join(', ')}`);
+  };
+
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    if (!stopping) reload();
+  });
 
   try {
     const info = agent.start();
-    process.stderr.write(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
+    log(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
   } catch (err) {
     if (err instanceof ProbeError) {
-      if (opts.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);
+      if (s.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);
       fail(err.message, 1);
     }
     throw err;
   }
+  metrics = startMetrics?.(() => agent.counters());
+  startStats(s.stats_interval_s);
 }
 
 try {

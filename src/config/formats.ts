@@ -87,7 +87,7 @@ export function plainString(maxLength = 4096): Parser<string> {
  * empty items skipped, duplicates removed, order kept. An item that fails
  * names its position.
  */
-export function list<T>(item: Parser<T | T[]>, itemExpected: string): Parser<T[]> {
+export function list<T>(item: Parser<T | T[]>, itemExpected: string, maxItems = MAX_LIST_ITEMS): Parser<T[]> {
   const expected = `expected a comma-separated list (or an array) of ${itemExpected}`;
   return (raw) => {
     let items: unknown[];
@@ -95,7 +95,7 @@ export function list<T>(item: Parser<T | T[]>, itemExpected: string): Parser<T[]
     else if (typeof raw === 'string') items = raw.split(',');
     else if (typeof raw === 'number') items = [raw];
     else throw new ValueError(expected);
-    if (items.length > MAX_LIST_ITEMS) throw new ValueError(`${expected}; at most ${MAX_LIST_ITEMS} items`);
+    if (items.length > maxItems) throw new ValueError(`${expected}; at most ${maxItems} items`);
     const out = new Set<T>();
     items.forEach((x, i) => {
       if (typeof x === 'string' && x.trim() === '') return;
@@ -108,6 +108,8 @@ export function list<T>(item: Parser<T | T[]>, itemExpected: string): Parser<T[]
       }
       for (const v of Array.isArray(parsed) ? parsed : [parsed]) out.add(v);
     });
+    // Ranges expand: the kernel's sets are bounded by what they hold.
+    if (out.size > maxItems && !(itemExpected === PORT_EXPECTED)) throw new ValueError(`${expected}; at most ${maxItems} items`);
     return [...out];
   };
 }
@@ -262,7 +264,7 @@ export const netns: Parser<NetnsSpec> = (raw) => {
     if (v.startsWith('/') && v.length <= 4096 && !CONTROL.test(v)) return v;
     throw new ValueError(`expected a namespace inode from 1 to 4294967295 or an absolute path`);
   };
-  const items = list(item, 'namespace inodes or paths')(raw);
+  const items = list(item, 'namespace inodes or paths', 1024)(raw);
   if (items.length === 0) throw new ValueError(expected);
   return items;
 };

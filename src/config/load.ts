@@ -20,9 +20,13 @@ import type { Settings } from './settings';
 
 /** Everything wrong with a configuration; each message is for the user as is. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    // One line each, whatever a parser or a file name put in it.
+    const clean = problems.map((p) => p.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    super(clean.join('\n'));
     this.name = 'ConfigError';
+    this.problems = clean;
   }
 }
 
@@ -164,37 +168,48 @@ function checkFileKeys(obj: unknown, node: SchemaNode, prefix: string, path: str
   }
 }
 
-function readConfigFile(path: string, problems: string[]): unknown {
+/** A parser's message, which may quote the file: one line, cut. */
+function cut(message: string): string {
+  const line = message.split('\n')[0];
+  return line.length > 160 ? `${line.slice(0, 160)}...` : line;
+}
+
+/** A file name fit for a message: as is when plain and short, else quoted and cut. */
+function displayPath(p: string): string {
+  return /^[\x21-\x7e]{1,200}$/.test(p) ? p : quote(p);
+}
+
+function readConfigFile(file: string, path: string, problems: string[]): unknown {
   let text: string;
   try {
-    if (statSync(path).size > MAX_FILE_BYTES) {
+    if (statSync(file).size > MAX_FILE_BYTES) {
       problems.push(`configuration file ${path}: larger than ${MAX_FILE_BYTES} bytes`);
       return undefined;
     }
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     problems.push(`configuration file ${path}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return undefined;
   }
-  const lower = path.toLowerCase();
+  const lower = file.toLowerCase();
   if (lower.endsWith('.json')) {
     try {
       return JSON.parse(text);
     } catch (err) {
-      problems.push(`configuration file ${path}: not valid JSON: ${(err as Error).message}`);
+      problems.push(`configuration file ${path}: not valid JSON: ${cut((err as Error).message)}`);
       return undefined;
     }
   }
   if (lower.endsWith('.yaml') || lower.endsWith('.yml')) {
     const doc = YAML.parseDocument(text, { uniqueKeys: true });
     if (doc.errors.length) {
-      problems.push(`configuration file ${path}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+      problems.push(`configuration file ${path}: not valid YAML: ${cut(doc.errors[0].message.split('\n')[0])}`);
       return undefined;
     }
     try {
       return doc.toJS({ maxAliasCount: 100 }) ?? {};
     } catch (err) {
-      problems.push(`configuration file ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      problems.push(`configuration file ${path}: not valid YAML: ${cut((err as Error).message.split('\n')[0])}`);
       return undefined;
     }
   }
@@ -209,11 +224,15 @@ function setPath(obj: Record<string, unknown>, key: string, value: unknown): voi
   o[parts[parts.length - 1]] = value;
 }
 
-/** The OTEL_* variables as the otel.* settings define them (only the ones that are set). */
-function otelVariables(typed: Record<string, unknown>): Env {
+/**
+ * The OTEL_* variables as the otel.* settings define them: only the ones set
+ * by a flag, variable or file (the resolvers know the defaults, and some
+ * checks depend on whether a value was given at all).
+ */
+function otelVariables(typed: Record<string, unknown>, origins: Map<string, Origin>): Env {
   const env: Env = {};
   for (const [key, s] of ALL) {
-    if (!key.startsWith('otel.') || !s.env) continue;
+    if (!key.startsWith('otel.') || !s.env || origins.get(key)?.kind === 'default') continue;
     const v = String(key.split('.').reduce((o: never, p) => o?.[p], typed as never) ?? '');
     if (v !== '') env[s.env] = v;
   }
@@ -233,9 +252,10 @@ export function loadSettings(argv: string[], env: Env): Loaded {
 
   const config = convict(SCHEMA as never, { env: cleanEnv, args: [] });
   const configFlag = flags.values.get('config');
-  const configPath = configFlag?.raw ?? cleanEnv.TCPLIFE_CONFIG;
-  if (configPath !== undefined && configPath.trim() !== '') {
-    const obj = readConfigFile(configPath.trim(), problems);
+  const givenPath = (configFlag?.raw ?? cleanEnv.TCPLIFE_CONFIG)?.trim();
+  if (givenPath) {
+    const configPath = displayPath(givenPath); // for messages
+    const obj = readConfigFile(givenPath, configPath, problems);
     if (obj !== undefined) {
       const setKeys = new Set<string>();
       checkFileKeys(obj, SCHEMA, '', configPath, problems, setKeys);
@@ -284,7 +304,7 @@ export function loadSettings(argv: string[], env: Env): Loaded {
     }
   }
 
-  const otelEnv = otelVariables(typed);
+  const otelEnv = otelVariables(typed, origins);
   if (!problems.length) problems.push(...crossChecks(typed as unknown as Settings, origins));
   {
     // The OTEL_* variables' own checks, worded for where each value came from.

@@ -89,7 +89,7 @@ const FORMATS = {
   family: format('tcplife-family', f.oneOf(['any', 'ipv4', 'ipv6'] as const)),
   pids: format('tcplife-pids', f.list(f.pid, f.PID_EXPECTED)),
   ports: format('tcplife-ports', f.list(f.portOrRange, f.PORT_EXPECTED)),
-  cidrs: format('tcplife-cidrs', f.list(f.cidr, f.CIDR_EXPECTED)),
+  cidrs: format('tcplife-cidrs', f.list(f.cidr, f.CIDR_EXPECTED, 1024)),
   comms: format('tcplife-comms', f.list(f.comm, f.COMM_EXPECTED)),
   roles: format('tcplife-roles', f.list(f.oneOf(['client', 'server'] as const), 'client, server')),
   outcomes: format(
@@ -100,7 +100,7 @@ const FORMATS = {
     }, OUTCOME_NAMES.join(', ')),
   ),
   netns: format('tcplife-netns', f.netns),
-  cgroups: format('tcplife-cgroups', f.list(f.cgroupPath, 'cgroup v2 paths')),
+  cgroups: format('tcplife-cgroups', f.list(f.cgroupPath, 'cgroup v2 paths', 1024)),
   durationMs: format('tcplife-duration-ms', f.integer(0, INT32_MAX, 'milliseconds')),
   bytes: format('tcplife-bytes', f.integer(0, Number.MAX_SAFE_INTEGER, 'a byte count')),
   shutdownMs: format('tcplife-shutdown-ms', f.integer(0, SHUTDOWN_TIMEOUT_MAX_MS, 'milliseconds')),

@@ -1,6 +1,6 @@
 // Raw typings of the native addon (native/addon.cc). The friendly API is probe.ts.
 import * as path from 'node:path';
-import type { KernelFilters, ProbeCounters, ProbeInfo } from './probe-types';
+import type { ProbeCounters, ProbeInfo } from './probe-types';
 
 export interface FieldLayout {
   offset: number;
@@ -26,10 +26,28 @@ export interface NativeCounters extends ProbeCounters {
   programs: NativeProgramStats[];
 }
 
+/**
+ * KernelFilters as the addon takes them (see kernel-filters.ts): CIDRs are
+ * binary, 17 bytes each (prefix length in IPv6 space, then the IPv6 or
+ * IPv4-mapped address). A missing list is no restriction.
+ */
+export interface NativeFilters {
+  pids?: number[];
+  excludePids?: number[];
+  localPorts?: number[];
+  remotePorts?: number[];
+  family?: 0 | 4 | 6;
+  localCidrs?: Uint8Array;
+  remoteCidrs?: Uint8Array;
+  netns?: number[];
+  cgroupIds?: number[];
+}
+
 export interface NativeProbe {
   /** onBatch gets one shared buffer holding `count` records; it is reused after the call returns. */
-  start(filters: KernelFilters, onBatch: (records: Buffer, count: number) => void): ProbeInfo;
-  setFilters(filters: KernelFilters): void;
+  start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): ProbeInfo;
+  /** Atomic: a session closing meanwhile is judged by the old filters or by the new ones. */
+  setFilters(filters: NativeFilters): void;
   drain(): number;
   counters(): NativeCounters;
   stop(): void;

@@ -13,16 +13,51 @@ export interface ProbeOptions {
   ownerFromSocketIo?: boolean;
 }
 
-/** Filters decided in the kernel; an empty list means "any". AND across kinds, OR within one. */
+/**
+ * Filters decided in the kernel when a session closes; an empty (or absent)
+ * list means "any". AND across kinds, OR within one.
+ *
+ * The kinds added after the first four are optional so that callers written
+ * before them still compile; absent means [].
+ */
 export interface KernelFilters {
+  /** Owner tgid in this list (an unknown owner matches none). */
   pids: number[];
+  /** Owner tgid not in this list (an unknown owner is never excluded). */
+  excludePids: number[];
   localPorts: number[];
   remotePorts: number[];
-  /** 0: any family. */
+  /** 0: any family. An IPv6 socket counts as 6, even with IPv4-mapped addresses. */
   family: 0 | 4 | 6;
+  /**
+   * Local address in one of these CIDRs: '127.0.0.0/8', '2001:db8::/32'; a
+   * bare address is a single host. An IPv4 CIDR also matches the IPv4-mapped
+   * addresses (::ffff:a.b.c.d) of IPv6 sockets. Host bits are ignored.
+   */
+  localCidrs: string[];
+  /** Remote address, same as localCidrs. */
+  remoteCidrs: string[];
+  /** Network namespace inodes (`stat -L -c %i /proc/PID/ns/net`). */
+  netns: number[];
+  /**
+   * cgroup v2 ids (the inode of the cgroup's directory): the socket's cgroup
+   * (where the process that created it was; an accepted socket has its
+   * listener's) is one of these or below one of them, up to 31 levels below.
+   */
+  cgroupIds: number[];
 }
 
-export const NO_KERNEL_FILTERS: KernelFilters = { pids: [], localPorts: [], remotePorts: [], family: 0 };
+export const NO_KERNEL_FILTERS: KernelFilters = {
+  pids: [],
+  excludePids: [],
+  localPorts: [],
+  remotePorts: [],
+  family: 0,
+  localCidrs: [],
+  remoteCidrs: [],
+  netns: [],
+  cgroupIds: [],
+};
 
 export interface ProbeInfo {
   mechanism: 'tp_btf' | 'tracepoint';

@@ -1,5 +1,6 @@
 // The friendly probe: kernel batches in, TcpSession arrays out.
 import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
+import { encodeKernelFilters } from './kernel-filters';
 import type { KernelFilters, ProbeInfo, ProbeOptions } from './probe-types';
 import { decodeSessions } from '../sessions/decode';
 import { KernelClock } from '../sessions/kernel-clock';
@@ -18,6 +19,13 @@ export class ProbeError extends Error {
   }
 }
 
+/** An addon error with a stage becomes a ProbeError; a TypeError/RangeError stays as it is. */
+function fromNative(err: unknown): unknown {
+  const e = err as NativeError;
+  if (e && typeof e.stage === 'string') return new ProbeError(e.message, e.code, e.stage, e.libbpfLog);
+  return err;
+}
+
 /** How often the boot-to-wall clock offset is re-measured. */
 const CLOCK_REFRESH_MS = 60_000;
 
@@ -33,18 +41,21 @@ export class SessionProbe {
     this.clock = new KernelClock(() => addon.clocks());
   }
 
-  /** Loads and attaches the kernel program; sessions then arrive in batches. */
+  /**
+   * Loads the kernel program, puts `filters` in force, then attaches it (no
+   * session is judged without them); sessions then arrive in batches.
+   * Malformed filters throw before anything is loaded.
+   */
   start(filters: KernelFilters, onSessions: (batch: TcpSession[]) => void): ProbeInfo {
     if (this.started) throw new Error('probe already started');
+    const encoded = encodeKernelFilters(filters);
     let info: ProbeInfo;
     try {
-      info = this.native.start(filters, (records, count) => {
+      info = this.native.start(encoded, (records, count) => {
         onSessions(decodeSessions(records, count, this.clock));
       });
     } catch (err) {
-      const e = err as NativeError;
-      if (e && typeof e.stage === 'string') throw new ProbeError(e.message, e.code, e.stage, e.libbpfLog);
-      throw err;
+      throw fromNative(err);
     }
     this.started = true;
     this.clockTimer = setInterval(() => this.clock.refresh(), CLOCK_REFRESH_MS);
@@ -52,9 +63,21 @@ export class SessionProbe {
     return info;
   }
 
-  /** Replaces the kernel filters; sessions in flight keep their state. */
+  /**
+   * Replaces the kernel filters while running, without detaching: sessions
+   * in flight keep their state, and each session closing meanwhile is judged
+   * entirely by the old filters or entirely by the new ones. Returns once no
+   * session can be judged by the old ones any more (an RCU grace period,
+   * milliseconds). Malformed filters throw and leave the old ones in force.
+   */
   setFilters(filters: KernelFilters): void {
-    this.native.setFilters(filters);
+    if (!this.started) throw new Error('probe not started');
+    const encoded = encodeKernelFilters(filters);
+    try {
+      this.native.setFilters(encoded);
+    } catch (err) {
+      throw fromNative(err);
+    }
   }
 
   /** Delivers everything the kernel has queued, now. */

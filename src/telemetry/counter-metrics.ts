@@ -26,7 +26,20 @@ export interface CounterMetric {
 /** Counter key -> metric. Keys absent from a snapshot are not reported. */
 export const COUNTER_METRICS: readonly CounterMetric[] = [
   { counter: 'sessions_seen', name: 'tcplife.sessions.seen', unit: '{session}', description: 'TCP sessions that reached the agent' },
-  { counter: 'sessions_filtered', name: 'tcplife.sessions.filtered', unit: '{session}', description: 'TCP sessions excluded by a filter' },
+  {
+    counter: 'sessions_filtered',
+    name: 'tcplife.sessions.filtered',
+    unit: '{session}',
+    description: 'TCP sessions excluded by a filter',
+    attributes: { where: 'kernel' },
+  },
+  {
+    counter: 'sessions_filtered_userspace',
+    name: 'tcplife.sessions.filtered',
+    unit: '{session}',
+    description: 'TCP sessions excluded by a filter',
+    attributes: { where: 'userspace' },
+  },
   { counter: 'sessions_partial', name: 'tcplife.sessions.partial', unit: '{session}', description: 'TCP sessions whose opening was not observed' },
   {
     counter: 'lost_ringbuf_full',

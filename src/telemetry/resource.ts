@@ -141,8 +141,8 @@ export function buildResource(env: NodeJS.ProcessEnv, read: ResourceReader): { a
 }
 
 /** The resource of this process: buildResource on the real environment and files. */
-export function detectResource(): { attributes: Attribute[]; warnings: string[] } {
-  return buildResource(process.env, {
+export function detectResource(env: NodeJS.ProcessEnv = process.env): { attributes: Attribute[]; warnings: string[] } {
+  return buildResource(env, {
     hostname: () => os.hostname(),
     file: (path) => {
       try {

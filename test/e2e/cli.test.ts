@@ -270,11 +270,11 @@ describe('CLI (node dist/src/cli.js)', function () {
       [['-4', '-6'], '-6'],
     ];
     for (const [args, named] of cases) {
-      it(`${args.join(' ')}: exits 2 naming ${named}, with the usage, no stack`, async function () {
+      it(`${args.join(' ')}: exits 2 naming ${named}, pointing to --help, no stack`, async function () {
         const exit = await runCliToExit(args);
         assert.equal(exit.code, 2, `exit code; stderr: ${exit.stderr}`);
         assert.ok(exit.stderr.includes(named), `stderr names ${named}: ${exit.stderr}`);
-        assert.match(exit.stderr, /^usage: /m, 'the usage follows the message');
+        assert.match(exit.stderr, /^tcplife-otel: \(see --help for the settings and what they allow\)$/m, 'a pointer to --help follows');
         assertNoStackTrace(exit.stderr, 'stderr');
         assert.equal(exit.stdout, '', 'nothing on stdout');
       });

@@ -2,9 +2,10 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { SessionProbe } from '../../src/kernel/probe';
+import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 
-const ANY = { pids: [], localPorts: [], remotePorts: [], family: 0 as const };
+const ANY = NO_KERNEL_FILTERS;
 
 /** Opens and closes n loopback connections from a separate process; returns the server port. */
 function connectionBurst(n: number): number {

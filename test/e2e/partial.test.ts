@@ -4,10 +4,11 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { SessionProbe } from '../../src/kernel/probe';
+import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 import { jsonLine } from '../../src/output/json-lines';
 
-const ANY = { pids: [], localPorts: [], remotePorts: [], family: 0 as const };
+const ANY = NO_KERNEL_FILTERS;
 
 async function waitFor(probe: SessionProbe, seen: TcpSession[], pred: (s: TcpSession) => boolean, n: number) {
   const deadline = Date.now() + 5000;

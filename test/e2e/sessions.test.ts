@@ -434,7 +434,7 @@ describe('SessionProbe on the real kernel', function () {
       const port = await within(sx.listening, 5_000, 'X server to listen');
       const sy = spawnPeer(peerName('sy'), { role: 'server', host: '::1', port, send: 2, expect: 1, close: 'second' });
       await within(sy.listening, 5_000, 'Y server to listen');
-      probe.setFilters({ pids: [sx.pid, sy.pid], localPorts: [port], remotePorts: [], family: 4 });
+      probe.setFilters({ ...ANY, pids: [sx.pid, sy.pid], localPorts: [port], family: 4 });
       const cx = spawnPeer(peerName('cx'), { role: 'client', host: '127.0.0.1', port, send: 1, expect: 2, close: 'first' });
       const cy = spawnPeer(peerName('cy'), { role: 'client', host: '::1', port, send: 1, expect: 2, close: 'first' });
       const [dx, dy] = await within(Promise.all([cx.done, cy.done, sx.done, sy.done]), 10_000, 'peers to finish');

@@ -7,11 +7,11 @@
  * that needs the probe (a failure), never as a load-time crash of the run
  * or a skipped test.
  */
-import type { KernelFilters, ProbeCounters, ProbeInfo, ProbeOptions } from '../../src/kernel/probe-types';
+import { NO_KERNEL_FILTERS, type KernelFilters, type ProbeCounters, type ProbeInfo, type ProbeOptions } from '../../src/kernel/probe-types';
 import type { SessionProbe } from '../../src/kernel/probe';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 
-export const ANY: KernelFilters = { pids: [], localPorts: [], remotePorts: [], family: 0 };
+export const ANY: KernelFilters = NO_KERNEL_FILTERS;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -44,8 +44,7 @@ describe('configuration', () => {
     assert.equal(l.settings.shutdown_timeout_ms, 5000);
     assert.equal(l.settings.stats_interval_s, 60);
     for (const [key] of settings()) assert.deepEqual(l.origins.get(key), { kind: 'default' }, key);
-    assert.equal(l.otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://localhost:4317');
-    assert.equal(l.otelEnv.OTEL_TRACES_EXPORTER, undefined);
+    assert.deepEqual(l.otelEnv, {}, 'defaults are left to the OTLP resolvers');
   });
 
   describe('precedence: flags, then environment, then file, then defaults', () => {

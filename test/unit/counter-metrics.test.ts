@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { Agent } from '../../src/agent';
 import type { SessionProbe } from '../../src/kernel/probe';
+import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
 import { COUNTER_METRICS, groupByMetric } from '../../src/telemetry/counter-metrics';
 import { SpanSink } from '../../src/telemetry/span-sink';
 import type { OtlpSpanExporter } from '../../src/telemetry/span-exporter';
@@ -15,7 +16,7 @@ describe('counter metrics', () => {
     const exporter = {
       counters: () => ({ exported: 0, dropped_queue_full: 0, dropped_rejected: 0, dropped_shutdown: 0, export_failures: 0, queued: 0 }),
     } as unknown as OtlpSpanExporter;
-    const keys = Object.keys(new Agent(probe, { pids: [], localPorts: [], remotePorts: [], family: 0 }, [new SpanSink(exporter)]).counters());
+    const keys = Object.keys(new Agent(probe, NO_KERNEL_FILTERS, [new SpanSink(exporter)]).counters());
     assert.deepEqual([...COUNTER_METRICS.map((m) => m.counter)].sort(), [...keys].sort());
   });
 
