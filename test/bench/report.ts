@@ -16,7 +16,12 @@ export interface BenchConfig {
 export interface ReportInput extends BenchConfig {
   machine: MachineInfo;
   sysctls: Record<string, string>;
+  /** JSON-lines pairs (baseline and agent). */
   runs: RunResult[];
+  /** Export runs (OTLP/gRPC, both pipelines), and the OTEL_BSP_* settings they shared. */
+  exportRuns: RunResult[];
+  exportPairs: number;
+  exportEnv: Record<string, string>;
   argv: string[];
   tree: string;
 }
@@ -26,6 +31,8 @@ export const TARGETS = {
   stateChangeNsPerRun: 300,
   slowdownPct: 5,
   attachMs: 500,
+  /** Export runs: agent CPU per exported span, end to end (and zero loss). */
+  exportCpuUsPerSpan: 8,
 };
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -44,6 +51,37 @@ function pairOf(label: string): number {
 }
 
 export function renderReport(r: ReportInput): string {
+  const L: string[] = [];
+  const m = r.machine;
+  L.push('# tcplife-otel connection-storm benchmark', '');
+  L.push(`Run ${new Date().toISOString()} with \`npm run bench${r.argv.length ? ' -- ' + r.argv.join(' ') : ''}\`.`, '');
+  L.push('## Machine', '');
+  L.push('| nproc | CPU | kernel | Node | memory |', '|---|---|---|---|---|');
+  L.push(`| ${m.nproc} | ${m.cpuModel} | ${m.kernel} | ${m.node} | ${m.memGiB} GiB |`, '');
+  const agents = [...r.runs, ...r.exportRuns].flatMap((x) => (x.agent ? [x.agent] : []));
+  const tags = [...new Set(agents.flatMap((a) => a.programs.filter((p) => p.name === STATE_CHANGE_PROGRAM).map((p) => p.tag)))];
+  L.push(`Tree: ${r.tree}; ${STATE_CHANGE_PROGRAM} tag ${tags.join(', ') || 'n/a'}.`, '');
+  L.push('## Storm', '');
+  L.push(
+    `${r.clients} client processes × ${r.concurrency} connections in flight against one server process on 127.0.0.1; ` +
+      `per connection: connect, 8 bytes each way, the server closes first. ` +
+      `${r.seconds} s windows (at most ${int(r.maxConnections)} connections per run), ` +
+      `${r.warmupSeconds} s warm-up. ` +
+      (r.runs.length
+        ? `JSON lines: ${r.pairs} pair(s) in alternating order (B A, A B, ...); agent: \`node dist/src/cli.js -j\`, no filters, stdout to a file on tmpfs, counted after it stopped. `
+        : '') +
+      (r.exportRuns.length ? `Export: ${r.exportPairs} pair(s) of runs, one per pipeline, alternating (direct sdk, sdk direct, ...), see below. ` : '') +
+      `kernel.bpf_stats_enabled=1 during all runs.`,
+    '',
+  );
+  L.push(Object.entries(r.sysctls).map(([k, v]) => `\`${k}=${v}\``).join(', '), '');
+  if (r.runs.length) L.push(...jsonSection(r));
+  if (r.exportRuns.length) L.push(...exportSection(r));
+  return L.join('\n');
+}
+
+/** The JSON-lines pairs: slowdown, losses, BPF programs, the agent's cost. */
+function jsonSection(r: ReportInput): string[] {
   const base = r.runs.filter((x) => !x.withAgent);
   const withAgent = r.runs.filter((x) => x.withAgent && x.agent);
   const agents = withAgent.map((x) => x.agent!);
@@ -106,26 +144,6 @@ export function renderReport(r: ReportInput): string {
   const okAttach = attachWall <= TARGETS.attachMs;
 
   const L: string[] = [];
-  const m = r.machine;
-  L.push('# tcplife-otel connection-storm benchmark', '');
-  L.push(`Run ${new Date().toISOString()} with \`npm run bench${r.argv.length ? ' -- ' + r.argv.join(' ') : ''}\`.`, '');
-  L.push('## Machine', '');
-  L.push('| nproc | CPU | kernel | Node | memory |', '|---|---|---|---|---|');
-  L.push(`| ${m.nproc} | ${m.cpuModel} | ${m.kernel} | ${m.node} | ${m.memGiB} GiB |`, '');
-  const tags = [...new Set(agents.flatMap((a) => a.programs.filter((p) => p.name === STATE_CHANGE_PROGRAM).map((p) => p.tag)))];
-  L.push(`Tree: ${r.tree}; ${STATE_CHANGE_PROGRAM} tag ${tags.join(', ') || 'n/a'}.`, '');
-  L.push('## Storm', '');
-  L.push(
-    `${r.clients} client processes × ${r.concurrency} connections in flight against one server process on 127.0.0.1; ` +
-      `per connection: connect, 8 bytes each way, the server closes first. ` +
-      `${r.seconds} s windows (at most ${int(r.maxConnections)} connections per run), ` +
-      `${r.warmupSeconds} s warm-up, ${r.pairs} pair(s) in alternating order (B A, A B, ...). ` +
-      `Agent: \`node dist/src/cli.js -j\`, no filters, stdout to a file on tmpfs, counted after it stopped. ` +
-      `kernel.bpf_stats_enabled=1 during all runs.`,
-    '',
-  );
-  L.push(Object.entries(r.sysctls).map(([k, v]) => `\`${k}=${v}\``).join(', '), '');
-
   L.push('## Figures against targets', '');
   L.push('| figure | result | target | verdict |', '|---|---|---|---|');
   L.push(`| storm rate without agent | ${int(baseRate)} conn/s (${base.map((x) => int(x.rate)).join(', ')}) | | |`);
@@ -268,5 +286,175 @@ export function renderReport(r: ReportInput): string {
   L.push('## Checks', '');
   L.push(...(checks.length ? checks.map((c) => `- ${c}`) : ['- every connect was accepted and completed; no errors, drops, foreign tracers, wrong owners, bytes, roles or outcomes']));
   L.push('');
-  return L.join('\n');
+  return L;
+}
+
+type Pipeline = 'direct' | 'sdk';
+const PIPELINES: Pipeline[] = ['direct', 'sdk'];
+
+function pipelineOf(x: RunResult): Pipeline | undefined {
+  return x.mode?.kind === 'export' ? x.mode.pipeline : undefined;
+}
+
+/** Spans the agent itself says it dropped: queue full, rejected (direct) or failed export (sdk), shutdown. */
+function agentDrops(c: Record<string, number>): { queueFull: number; failed: number; shutdown: number } {
+  return {
+    queueFull: c.spans_dropped_queue_full ?? NaN,
+    failed: c.spans_dropped_rejected ?? c.spans_dropped_export_failed ?? NaN,
+    shutdown: c.spans_dropped_shutdown ?? NaN,
+  };
+}
+
+/** The export runs: both pipelines side by side against the export target. */
+function exportSection(r: ReportInput): string[] {
+  const runs = r.exportRuns.filter((x) => x.agent?.receiver);
+  const per = (p: Pipeline) => {
+    const xs = runs.filter((x) => pipelineOf(x) === p);
+    const as = xs.map((x) => x.agent!);
+    const made = sum(xs.map((x) => x.accepted + x.attempts));
+    const received = sum(as.map((a) => a.stormServerSessions + a.stormClientSessions));
+    const drops = as.map((a) => agentDrops(a.counters));
+    const kernel = sum(as.map((a) => (a.counters.lost_ringbuf_full ?? NaN) + (a.counters.skipped_state_changes ?? NaN)));
+    const cpuUs = sum(as.map((a) => a.cpuUs));
+    const spans = sum(as.map((a) => a.linesInCpuInterval));
+    const usPerSpan = cpuUs / spans;
+    const perRun = as.map((a) => a.cpuUs / a.linesInCpuInterval);
+    const loss = made - received;
+    const dropped = sum(drops.map((d) => d.queueFull + d.failed + d.shutdown));
+    return {
+      xs,
+      made,
+      received,
+      loss,
+      drops,
+      dropped,
+      kernel,
+      usPerSpan,
+      perRun,
+      rate: mean(xs.map((x) => x.rate)),
+      pctCore: mean(as.map((a) => a.cpuPctOfCore)),
+      receiverUsPerSpan: sum(as.map((a) => a.receiver!.cpuUs)) / spans,
+      hwmMiB: Math.max(...as.map((a) => a.vmHwmKb)) / 1024,
+      ok: usPerSpan <= TARGETS.exportCpuUsPerSpan && loss === 0 && dropped === 0 && kernel === 0,
+    };
+  };
+  const d = per('direct');
+  const k = per('sdk');
+  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fix(a / b, 2)}×` : 'n/a');
+  const both = (f: (v: ReturnType<typeof per>) => string) => `${f(d)} | ${f(k)}`;
+  const dropsText = (v: ReturnType<typeof per>) =>
+    v.drops.map((x) => `${int(x.queueFull)} / ${int(x.failed)} / ${int(x.shutdown)}`).join('; ') || 'n/a';
+
+  // Within each pair (the two runs nearest in time): sdk against direct.
+  const pairs = [...new Set(runs.map((x) => pairOf(x.label)))].sort((a, b) => a - b);
+  const pairRatios = pairs.map((p) => {
+    const a = runs.find((x) => pairOf(x.label) === p && pipelineOf(x) === 'direct');
+    const b = runs.find((x) => pairOf(x.label) === p && pipelineOf(x) === 'sdk');
+    if (!a || !b) return undefined;
+    const cpu = (x: RunResult) => x.agent!.cpuUs / x.agent!.linesInCpuInterval;
+    return { p, cpu: cpu(b) / cpu(a), rate: b.rate / a.rate };
+  });
+
+  const L: string[] = [];
+  L.push('## Export: our direct pipeline against the stock OpenTelemetry SDK', '');
+  const settings = Object.entries(r.exportEnv).map(([key, v]) => `\`${key}=${v}\``).join(', ');
+  L.push(
+    `The agent (\`node dist/src/cli.js\`, no filters, no terminal output) exports every session as a span with ` +
+      `\`OTEL_TRACES_EXPORTER=otlp\` to a receiver on 127.0.0.1 in its own process (a bare @grpc/grpc-js server, pass-through ` +
+      `serializers: it keeps the raw requests and decodes them only after the agent stopped). Both pipelines get the same ` +
+      `${settings} and read them themselves; everything else is default (no compression, 10 s export timeout). ` +
+      `**direct**: \`TCPLIFE_EXPORT_PIPELINE=direct\`, sessionToSpan → our OTLP protobuf encoder → bare @grpc/grpc-js client. ` +
+      `**sdk**: \`TCPLIFE_EXPORT_PIPELINE=sdk\`, sessionToSpan → tracer.startSpan/end → BatchSpanProcessor → OTLPTraceExporter (gRPC), ` +
+      `@opentelemetry/sdk-trace-base 2.12 / exporter-trace-otlp-grpc 0.223. The storm is not throttled: its rate is the ` +
+      `highest this machine sustains with that agent running.`,
+    '',
+  );
+  L.push('| figure | direct | sdk | sdk / direct | target |', '|---|---|---|---|---|');
+  L.push(
+    `| agent CPU per exported span | ${both((v) => `${fix(v.usPerSpan, 2)} µs (per run: ${v.perRun.map((x) => fix(x, 2)).join(', ')})`)} | ${ratio(k.usPerSpan, d.usPerSpan)} | ≤ ${TARGETS.exportCpuUsPerSpan} µs |`,
+  );
+  L.push(`| storm sessions made | ${both((v) => int(v.made))} | | |`);
+  L.push(`| storm spans received | ${both((v) => int(v.received))} | | = made |`);
+  L.push(`| loss: made − received | ${both((v) => int(v.loss))} | | 0 |`);
+  L.push(`| agent's drop counters: queue full / rejected (direct) or export failed (sdk) / shutdown, per run | ${both(dropsText)} | | 0 |`);
+  L.push(`| kernel losses (ring buffer full + recursion) | ${both((v) => int(v.kernel))} | | 0 |`);
+  L.push(`| storm rate | ${both((v) => `${int(v.rate)} conn/s`)} | ${ratio(k.rate, d.rate)} | |`);
+  L.push(`| agent CPU during the storm | ${both((v) => `${fix(v.pctCore)}% of a core`)} | | |`);
+  L.push(`| receiver CPU per span (its own process, not the agent's) | ${both((v) => `${fix(v.receiverUsPerSpan, 2)} µs`)} | | |`);
+  L.push(`| agent peak RSS (VmHWM) | ${both((v) => `${fix(v.hwmMiB)} MiB`)} | | |`);
+  L.push(`| ≤ ${TARGETS.exportCpuUsPerSpan} µs per span and zero loss | ${both((v) => verdict(v.ok))} | | |`, '');
+  const shown = pairRatios.filter((x) => x !== undefined);
+  if (shown.length) {
+    L.push(
+      `Within each pair (the two runs nearest in time), sdk / direct: CPU per span ${shown.map((x) => `${fix(x!.cpu, 2)}×`).join(', ')}; ` +
+        `storm rate ${shown.map((x) => `${fix(x!.rate, 2)}×`).join(', ')}.`,
+      '',
+    );
+  }
+
+  L.push(
+    '| run | conn/s | made | storm spans received (server + client) | loss | spans received in the CPU interval / in all | agent counters (export) | agent CPU | µs/span | receiver: requests, MiB, CPU | settled after | VmHWM |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const x of runs) {
+    const a = x.agent!;
+    const rc = a.receiver!;
+    const made = x.accepted + x.attempts;
+    const received = a.stormServerSessions + a.stormClientSessions;
+    const exportCounters = Object.entries(a.counters)
+      .filter(([key]) => key.startsWith('span'))
+      .map(([key, v]) => `${key}=${v}`)
+      .join(' ');
+    L.push(
+      `| ${x.label} | ${int(x.rate)} | ${int(made)} | ${int(a.stormServerSessions)} + ${int(a.stormClientSessions)} | ${int(made - received)} | ${int(a.linesInCpuInterval)} / ${int(a.linesTotal)} | ${exportCounters || '?'} | ${fix(a.cpuUs / 1000, 0)} ms in ${fix(a.cpuIntervalMs / 1000, 2)} s (${fix(a.cpuPctOfCore)}%) | ${fix(a.cpuUs / a.linesInCpuInterval, 2)} | ${int(rc.requests)}, ${fix(rc.bytes / 2 ** 20)} MiB, ${fix(rc.cpuUs / 1000, 0)} ms | ${fix(rc.settleMs / 1000, 1)} s | ${fix(a.vmHwmKb / 1024)} MiB |`,
+    );
+  }
+  L.push('');
+
+  const checks: string[] = [];
+  for (const x of runs) {
+    const a = x.agent!;
+    const fails = sum(Object.values(x.clientErrors)) + sum(Object.values(x.serverErrors));
+    if (fails) checks.push(`${x.label}: errors: clients ${errs(x.clientErrors)}, server ${errs(x.serverErrors)}`);
+    if (x.abandoned) checks.push(`${x.label}: ${x.abandoned} connections abandoned at the drain timeout`);
+    if (x.busyBeforePct >= 10) checks.push(`${x.label}: the machine was never quiet before it (${fix(x.busyBeforePct)}% busy)`);
+    if (x.otherCpuPctOfMachine > 10) checks.push(`${x.label}: ${fix(x.otherCpuPctOfMachine)}% of the machine went to other work (the receiver included) during the window`);
+    if (a.foreignRuns) checks.push(`${x.label}: another tracer's programs ran ${int(a.foreignRuns)} times on the same hooks: this run is disturbed`);
+    if (a.exit !== '0') checks.push(`${x.label}: agent exit ${a.exit}`);
+    if (a.receiver!.decodeErrors) checks.push(`${x.label}: ${a.receiver!.decodeErrors} requests did not decode as OTLP`);
+    if (a.counters.sessions_seen === undefined) checks.push(`${x.label}: no counters line from the agent at SIGINT`);
+    if (a.ownerWrong) checks.push(`${x.label}: ${a.ownerWrong} storm spans carry a wrong owner pid`);
+    if (a.bytesWrong) checks.push(`${x.label}: ${a.bytesWrong} storm spans report bytes other than 8 sent / 8 received`);
+    if (a.roleOutcomeWrong) checks.push(`${x.label}: ${a.roleOutcomeWrong} storm spans with a kind/outcome other than SERVER/closed_locally or CLIENT/closed_by_peer`);
+    if (a.partial) checks.push(`${x.label}: ${a.partial} storm spans partial`);
+    const others = a.linesTotal - a.stormServerSessions - a.stormClientSessions;
+    if (others > 0.05 * (a.stormServerSessions + a.stormClientSessions)) {
+      checks.push(`${x.label}: ${int(others)} spans were not the storm's: other TCP traffic on the machine during the run (the agent traces everything; they count in the CPU per span too)`);
+    }
+    if (a.linesTotal > a.linesInCpuInterval + 1000) {
+      checks.push(`${x.label}: ${int(a.linesTotal - a.linesInCpuInterval)} spans arrived outside the CPU interval (before the storm, or flushed at SIGINT)`);
+    }
+  }
+  for (const p of PIPELINES) {
+    if (!runs.some((x) => pipelineOf(x) === p)) checks.push(`no ${p} run completed`);
+  }
+  const probes = runs.map((x) => x.probeMs[0]);
+  const probeSpread = (100 * (Math.max(...probes) - Math.min(...probes))) / Math.min(...probes);
+  if (probeSpread > 15) {
+    checks.push(
+      `the host speed probe took ${fix(Math.min(...probes), 0)}-${fix(Math.max(...probes), 0)} ms before the export runs: the host's speed changed by up to ${fix(probeSpread, 0)}%; compare within pairs`,
+    );
+  }
+  L.push('### How the export figures are taken', '');
+  L.push(
+    '- Storm sessions made: as above (accepted connections + connect() calls). Received: spans whose network.local.port (server end) or network.peer.port (client end) is the run\'s server port on 127.0.0.1, decoded by the receiver after the agent stopped, spans flushed at SIGINT included. Loss = made − received; the agent\'s own drop counters come from its counters line at SIGINT.',
+    '- Agent CPU per exported span: the agent\'s utime+stime from just before the storm until all its spans were received (a second in which the agent used under 10% of a core and at most 5 requests arrived), divided by the spans received in that interval (every span, not only the storm\'s). The receiver\'s CPU is its own process\'s and is not counted.',
+    '- The SDK path counts what it drops through its self-observability counter otel.sdk.processor.span.processed (error.type queue_full, or the failed export\'s error), read by the agent in process: BatchSpanProcessor 2.12 exposes no other drop count.',
+    '- Runs alternate direct/sdk within each pair; on this shared 2-vCPU VM compare within a pair first.',
+    '',
+  );
+  L.push('### Export checks', '');
+  L.push(...(checks.length ? checks.map((c) => `- ${c}`) : ['- every connect completed; every request decoded; no errors, foreign tracers, wrong owners, bytes, kinds or outcomes']));
+  L.push('');
+  return L;
 }

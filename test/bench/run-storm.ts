@@ -1,12 +1,18 @@
 /**
  * One storm run: a loopback server process and N client processes make
  * connections as fast as they can for a bounded window, optionally while the
- * real command-line agent (`node dist/src/cli.js -j`) traces the machine.
+ * real command-line agent traces the machine, in one of two modes:
  *
- * The agent's JSON lines go to a file on tmpfs (no consumer competes for
- * CPU during the storm, and no slow pipe reader can stall the agent); the
- * file is read after the agent stopped, and each line whose lport or rport is
- * the storm's server port counts as a delivered storm session.
+ * - JSON lines (`node dist/src/cli.js -j`): the lines go to a file on tmpfs
+ *   (no consumer competes for CPU during the storm, and no slow pipe reader
+ *   can stall the agent); the file is read after the agent stopped, and each
+ *   line whose lport or rport is the storm's server port counts as a
+ *   delivered storm session.
+ * - Export (OTEL_TRACES_EXPORTER=otlp, TCPLIFE_EXPORT_PIPELINE direct or
+ *   sdk): spans go over OTLP/gRPC to a receiver in its own process
+ *   (export-receiver.ts) that keeps the raw requests; they are decoded after
+ *   the agent stopped, and each span whose local or peer port is the storm's
+ *   server port counts as a delivered storm session.
  */
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, rmSync, statSync } from 'node:fs';
@@ -27,7 +33,19 @@ import {
   type MachineCpu,
   type ProgStat,
 } from './procfs';
-import type { ClientGo, ClientReport, ServerListening, ServerReport, ServerStart } from './storm-protocol';
+import type {
+  ClientGo,
+  ClientReport,
+  ReceiverCounted,
+  ReceiverCountRequest,
+  ReceiverListen,
+  ReceiverListening,
+  ReceiverStat,
+  ReceiverStatRequest,
+  ServerListening,
+  ServerReport,
+  ServerStart,
+} from './storm-protocol';
 
 /** Programs of the agent whose cost we report. */
 export const AGENT_PROGRAMS = ['set_state_btf', 'set_state_nested', 'owner_on_send', 'owner_on_recv'] as const;
@@ -40,6 +58,17 @@ const cpus = os.cpus().length;
 const CLI = path.resolve(__dirname, '../../src/cli.js');
 const SERVER_MAIN = path.join(__dirname, 'storm-server.js');
 const CLIENT_MAIN = path.join(__dirname, 'storm-client.js');
+const RECEIVER_MAIN = path.join(__dirname, 'export-receiver.js');
+
+/** How the agent under test delivers sessions (see the module comment). */
+export type AgentMode =
+  | { kind: 'json' }
+  | {
+      kind: 'export';
+      pipeline: 'direct' | 'sdk';
+      /** Added to the agent's environment (OTEL_BSP_* ...); the endpoint is set here. */
+      env: Record<string, string>;
+    };
 
 export interface StormConfig {
   seconds: number;
@@ -96,6 +125,8 @@ export interface AgentFigures {
   outcomes: Record<string, number>;
   /** Parsed from the "stopped (SIGINT): k=v ..." line. */
   counters: Record<string, number>;
+  /** Export runs: the receiver's figures (the lines* and storm* fields above then count spans). */
+  receiver?: ReceiverFigures;
   exit: string;
   programs: ProgramFigures[];
   /** Runs on the same hooks by programs that are not this agent's (another tracer). */
@@ -103,9 +134,21 @@ export interface AgentFigures {
   foreignPrograms: number;
 }
 
+export interface ReceiverFigures {
+  requests: number;
+  bytes: number;
+  decodeErrors: number;
+  /** The receiver process's CPU over the agent's CPU interval. */
+  cpuUs: number;
+  /** From the end of the storm window until the receiver's input went quiet. */
+  settleMs: number;
+}
+
 export interface RunResult {
   label: string;
   withAgent: boolean;
+  /** How the agent delivered sessions (withAgent runs). */
+  mode?: AgentMode;
   port: number;
   windowMs: number;
   completedInWindow: number;
@@ -212,19 +255,31 @@ function cpuSum(pids: number[]): number {
 interface RunningAgent {
   child: ChildProcess;
   pid: number;
+  /** JSON mode: its stdout (in export mode stdout is discarded and this file is never written). */
   outPath: string;
   stderr: () => string;
   attachReportedMs: number;
   spawnToAttachedMs: number;
 }
 
-async function startAgent(outDir: string, label: string): Promise<RunningAgent> {
-  const outPath = path.join(outDir, `agent-${label}.jsonl`);
+async function startAgent(outDir: string, label: string, mode: AgentMode, receiverPort?: number): Promise<RunningAgent> {
+  const outPath = path.join(outDir, `agent-${label.replace(/[^\w.-]+/g, '_')}.jsonl`);
   const fd = openSync(outPath, 'w');
   const t0 = performance.now();
   let child: ChildProcess;
   try {
-    child = track(spawn(process.execPath, [CLI, '-j'], { stdio: ['ignore', fd, 'pipe'] }));
+    if (mode.kind === 'json') {
+      child = track(spawn(process.execPath, [CLI, '-j'], { stdio: ['ignore', fd, 'pipe'] }));
+    } else {
+      const env = {
+        ...process.env,
+        ...mode.env,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${HOST}:${receiverPort}`,
+        TCPLIFE_EXPORT_PIPELINE: mode.pipeline,
+      };
+      child = track(spawn(process.execPath, [CLI], { stdio: ['ignore', 'ignore', 'pipe'], env }));
+    }
   } finally {
     closeSync(fd);
   }
@@ -269,6 +324,53 @@ async function outputSettled(file: string, maxMs: number): Promise<number> {
     await sleep(100);
   }
   return last;
+}
+
+/** Forks the export runs' OTLP receiver; resolves once it listens. */
+async function startReceiver(): Promise<{ child: ChildProcess; port: number }> {
+  const child = forkRole(RECEIVER_MAIN);
+  const listening = message<ReceiverListening>(child, 'listening', 10_000, 'export receiver');
+  const listen: ReceiverListen = { kind: 'listen', host: HOST };
+  child.send(listen);
+  return { child, port: (await listening).port };
+}
+
+/** Decoding a storm's spans takes seconds; the agent has stopped by then. */
+async function receiverCount(receiver: ChildProcess, req: ReceiverCountRequest): Promise<ReceiverCounted> {
+  const reply = message<ReceiverCounted>(receiver, 'counted', 180_000, 'export receiver');
+  receiver.send(req);
+  return reply;
+}
+
+async function receiverStat(receiver: ChildProcess): Promise<ReceiverStat> {
+  const reply = message<ReceiverStat>(receiver, 'stat', 10_000, 'export receiver');
+  const ask: ReceiverStatRequest = { kind: 'stat' };
+  receiver.send(ask);
+  return reply;
+}
+
+/**
+ * Waits until every span of the storm has reached the receiver: for a whole
+ * second the agent used under 10% of a core (it is not working through a
+ * backlog) and at most 5 requests arrived. Not "none": the agent traces the
+ * whole machine, and other users' connections keep a trickle of partial
+ * batches going (one per OTEL_BSP_SCHEDULE_DELAY, 200 ms). At most maxMs.
+ * Returns the stat then.
+ */
+async function receiverSettled(receiver: ChildProcess, agentPid: number, maxMs: number): Promise<ReceiverStat> {
+  const deadline = performance.now() + maxMs;
+  const window: Array<{ requests: number; cpuUs: number }> = [];
+  let stat = await receiverStat(receiver);
+  while (performance.now() < deadline) {
+    await sleep(100);
+    stat = await receiverStat(receiver);
+    window.push({ requests: stat.requests, cpuUs: processCpuUs(agentPid) });
+    if (window.length > 11) window.shift();
+    const first = window[0];
+    const last = window[window.length - 1];
+    if (window.length === 11 && last.requests - first.requests <= 5 && last.cpuUs - first.cpuUs < 100_000) break;
+  }
+  return stat;
 }
 
 /** Counts newline bytes in a file's first `limit` bytes. */
@@ -384,15 +486,20 @@ async function waitQuiet(thresholdPct: number, maxMs: number): Promise<{ waitedM
   return { waitedMs: performance.now() - t0, busyPct: busy };
 }
 
-export async function runStorm(cfg: StormConfig, label: string, withAgent: boolean): Promise<RunResult> {
+export async function runStorm(cfg: StormConfig, label: string, withAgent: boolean, mode: AgentMode = { kind: 'json' }): Promise<RunResult> {
   const quiet = await waitQuiet(cfg.quietBusyPct, cfg.quietMaxWaitMs);
   const probeBeforeMs = hostProbeMs();
   const quietWaitMs = quiet.waitedMs;
   const busyBeforePct = quiet.busyPct;
   let agent: RunningAgent | undefined;
+  // Export runs: the receiver, not a storm role (its CPU is neither the storm's nor the agent's).
+  let receiver: { child: ChildProcess; port: number } | undefined;
   const roles: ChildProcess[] = [];
   try {
-    if (withAgent) agent = await startAgent(cfg.outDir, label);
+    if (withAgent) {
+      if (mode.kind === 'export') receiver = await startReceiver();
+      agent = await startAgent(cfg.outDir, label, mode, receiver?.port);
+    }
 
     const server = forkRole(SERVER_MAIN);
     roles.push(server);
@@ -417,6 +524,8 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
     const progsBefore = hookProgs();
     const tcpBefore = tcpExt();
     const timeWaitAtStart = timeWaitCount();
+    const requestsBefore = receiver ? (await receiverStat(receiver.child)).requests : 0;
+    const receiverCpuBefore = receiver ? processCpuUs(receiver.child.pid!) : 0;
     const agentCpuBefore = agent ? processCpuUs(agent.pid) : 0;
     const agentSizeBefore = agent ? statSync(agent.outPath).size : 0;
     const agentT0 = performance.now();
@@ -448,6 +557,7 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
     const result: RunResult = {
       label,
       withAgent,
+      ...(withAgent ? { mode } : {}),
       port,
       windowMs: Math.max(...done.map((d) => d.windowMs)),
       completedInWindow: 0,
@@ -498,11 +608,18 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
     result.otherCpuPctOfMachine = result.machineBusyPct - result.stormCpuPctOfMachine - result.agentCpuPctOfMachine;
 
     // Sessions of the storm's last connections are in the ring or in flight
-    // to the file: wait for the agent to write them, then take its figures.
+    // to the file (or the receiver): wait for the agent to deliver them, then
+    // take its figures.
     let agentFigures: AgentFigures | undefined;
     if (agent) {
-      const size = await outputSettled(agent.outPath, 15_000);
+      const settleStart = performance.now();
+      let size = 0;
+      let stat: ReceiverStat | undefined;
+      if (receiver) stat = await receiverSettled(receiver.child, agent.pid, 60_000);
+      else size = await outputSettled(agent.outPath, 15_000);
+      const settleMs = performance.now() - settleStart;
       const cpuAfter = processCpuUs(agent.pid);
+      const receiverCpuAfter = receiver ? processCpuUs(receiver.child.pid!) : 0;
       const intervalMs = performance.now() - agentT0;
       const vmHwmKb = statusKb(agent.pid, 'VmHWM');
       const progsAfter = hookProgs();
@@ -521,12 +638,33 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
         });
       }
       const foreign = foreignDelta(progsBefore, progsAfter, ours);
-      const linesInCpuInterval = (await countLines(agent.outPath, size)) - (await countLines(agent.outPath, agentSizeBefore));
+      let linesInCpuInterval = receiver
+        ? 0 // counted by the receiver below
+        : (await countLines(agent.outPath, size)) - (await countLines(agent.outPath, agentSizeBefore));
 
       agent.child.kill('SIGINT');
       const exit = await Promise.race([exited(agent.child), sleep(10_000).then(() => 'timeout')]);
       if (exit === 'timeout') agent.child.kill('SIGKILL');
-      const lines = await readAgentLines(agent.outPath, port, server.pid!, new Set(clients.map((c) => c.pid!)));
+      let lines: LineStats;
+      let receiverFigures: ReceiverFigures | undefined;
+      if (receiver) {
+        // After the agent's exit: spans it flushed at SIGINT count as delivered (not in the CPU interval).
+        const counted = await receiverCount(receiver.child, {
+          kind: 'count', host: HOST, port, serverPid: server.pid!, clientPids: clients.map((c) => c.pid!),
+          fromRequest: requestsBefore, toRequest: stat!.requests,
+        });
+        lines = { ...counted, total: counted.spansTotal };
+        linesInCpuInterval = counted.spansInInterval;
+        receiverFigures = {
+          requests: counted.requests,
+          bytes: counted.bytes,
+          decodeErrors: counted.decodeErrors,
+          cpuUs: receiverCpuAfter - receiverCpuBefore,
+          settleMs,
+        };
+      } else {
+        lines = await readAgentLines(agent.outPath, port, server.pid!, new Set(clients.map((c) => c.pid!)));
+      }
       agentFigures = {
         pid: agent.pid,
         attachReportedMs: agent.attachReportedMs,
@@ -547,6 +685,7 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
         roleOutcomeWrong: lines.roleOutcomeWrong,
         outcomes: lines.outcomes,
         counters: parseCounters(agent.stderr()),
+        ...(receiverFigures ? { receiver: receiverFigures } : {}),
         exit,
         programs,
         foreignRuns: foreign.runs,
@@ -569,6 +708,11 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
     if (agent) {
       if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL');
       rmSync(agent.outPath, { force: true });
+    }
+    if (receiver) {
+      if (receiver.child.connected) receiver.child.disconnect(); // it exits on disconnect
+      await Promise.race([exited(receiver.child), sleep(3000)]);
+      if (receiver.child.exitCode === null && receiver.child.signalCode === null) receiver.child.kill('SIGKILL');
     }
   }
 }

@@ -75,3 +75,52 @@ export interface ClientReport {
 }
 
 export const SLOW_CONNECT_MS = 200;
+
+// orchestrator <-> the OTLP receiver of the export runs (export-receiver.ts)
+export interface ReceiverListen {
+  kind: 'listen';
+  host: string;
+}
+export interface ReceiverListening {
+  kind: 'listening';
+  port: number;
+}
+/** What has arrived so far; cheap (nothing is decoded). */
+export interface ReceiverStatRequest {
+  kind: 'stat';
+}
+export interface ReceiverStat {
+  kind: 'stat';
+  requests: number;
+  bytes: number;
+}
+/** Decode everything received and classify the spans of one storm. */
+export interface ReceiverCountRequest {
+  kind: 'count';
+  host: string;
+  /** The storm's server port. */
+  port: number;
+  serverPid: number;
+  clientPids: number[];
+  /** Spans of requests [fromRequest, toRequest) are counted in `spansInInterval`. */
+  fromRequest: number;
+  toRequest: number;
+}
+export interface ReceiverCounted {
+  kind: 'counted';
+  requests: number;
+  bytes: number;
+  decodeErrors: number;
+  spansTotal: number;
+  spansInInterval: number;
+  /** Spans of the storm's sessions: its server end (local port) and client ends (peer port). */
+  server: number;
+  client: number;
+  ownerRight: number;
+  ownerUnknown: number;
+  ownerWrong: number;
+  partial: number;
+  bytesWrong: number;
+  roleOutcomeWrong: number;
+  outcomes: Record<string, number>;
+}

@@ -4,11 +4,16 @@
  *
  *   node dist/test/bench/storm.js [--seconds N] [--pairs N] [--concurrency N]
  *        [--clients N] [--max-conns N] [--warmup N] [--port N] [--out FILE]
+ *        [--only json|export] [--export-pairs N]
  *
  * A warm-up storm, then `pairs` pairs of runs: the storm alone (baseline)
  * and the storm while the real agent (`node dist/src/cli.js -j`) traces the
  * machine. The order alternates (B A, A B, B A ...) so that drift hits both
- * sides alike. Figures are compared within this one invocation only.
+ * sides alike. Then `export-pairs` pairs of export runs: the agent sends
+ * spans over OTLP/gRPC to a receiver process, once through our direct
+ * pipeline and once through the stock OpenTelemetry SDK
+ * (TCPLIFE_EXPORT_PIPELINE), alternating too. `--only` runs one kind.
+ * Figures are compared within this one invocation only.
  *
  * Needs root (BPF, the kernel.bpf_stats_enabled sysctl, which is set to 1
  * for the invocation and restored on any exit) and a built tree
@@ -27,6 +32,22 @@ const REPO = path.resolve(__dirname, '../../..');
 const QUIET_BUSY_PCT = 10;
 const DEFAULT_OUT = path.join(REPO, 'test/bench/last-result.md');
 
+/**
+ * The batching both export pipelines get (each reads OTEL_BSP_* itself).
+ * Queue 8192: the ring reader hands the agent up to 4,096 sessions in one
+ * synchronous call, so a queue of the default 2,048 drops by construction
+ * under a storm on either pipeline; 8192 holds two such batches. Batch 512
+ * is the default. Delay 200 ms instead of 5 s: under a storm full batches go
+ * at once anyway; the delay only decides how long the tail waits.
+ */
+const EXPORT_ENV: Record<string, string> = {
+  OTEL_BSP_MAX_QUEUE_SIZE: '8192',
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512',
+  OTEL_BSP_SCHEDULE_DELAY: '200',
+  // Spans only: the agent's counters-as-metrics export stays off (the receiver serves traces only).
+  OTEL_METRICS_EXPORTER: 'none',
+};
+
 function numOption(name: string, value: string | undefined, def: number, min: number, max: number): number {
   if (value === undefined) return def;
   const n = Number(value);
@@ -36,7 +57,7 @@ function numOption(name: string, value: string | undefined, def: number, min: nu
   return n;
 }
 
-function options(argv: string[]): BenchConfig & { out: string } {
+function options(argv: string[]): BenchConfig & { out: string; only?: 'json' | 'export'; exportPairs: number } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -49,9 +70,14 @@ function options(argv: string[]): BenchConfig & { out: string } {
       port: { type: 'string' },
       'quiet-wait': { type: 'string' },
       out: { type: 'string' },
+      only: { type: 'string' },
+      'export-pairs': { type: 'string' },
     },
     strict: true,
   });
+  if (values.only !== undefined && values.only !== 'json' && values.only !== 'export') {
+    throw new Error(`--only: ${JSON.stringify(values.only)} is not json or export`);
+  }
   return {
     seconds: numOption('seconds', values.seconds, 10, 1, 120),
     pairs: Math.trunc(numOption('pairs', values.pairs, 2, 1, 10)),
@@ -62,6 +88,8 @@ function options(argv: string[]): BenchConfig & { out: string } {
     portBase: Math.trunc(numOption('port', values.port, 24100, 1024, 65000)),
     quietMaxWaitSeconds: numOption('quiet-wait', values['quiet-wait'], 180, 0, 3600),
     out: values.out ? path.resolve(values.out) : DEFAULT_OUT,
+    only: values.only as 'json' | 'export' | undefined,
+    exportPairs: Math.trunc(numOption('export-pairs', values['export-pairs'], 1, 1, 10)),
   };
 }
 
@@ -100,6 +128,7 @@ function describe(r: RunResult): string {
     const a = r.agent;
     const delivered = a.stormServerSessions + a.stormClientSessions;
     s += `; made ${r.accepted + r.attempts}, delivered ${delivered}, agent ${a.cpuPctOfCore.toFixed(1)}% of a core, attach ${a.spawnToAttachedMs.toFixed(0)} ms`;
+    if (a.receiver) s += `, ${(a.cpuUs / a.linesInCpuInterval).toFixed(2)} µs/span, settled after ${(a.receiver.settleMs / 1000).toFixed(1)} s`;
   }
   return s;
 }
@@ -139,7 +168,7 @@ async function main(): Promise<void> {
     log(describe(w));
   }
   const runs: RunResult[] = [];
-  for (let p = 1; p <= cfg.pairs; p++) {
+  for (let p = 1; p <= (cfg.only === 'export' ? 0 : cfg.pairs); p++) {
     const order = p % 2 === 1 ? [false, true] : [true, false];
     for (const withAgent of order) {
       const label = `pair ${p} ${withAgent ? 'agent' : 'baseline'}`;
@@ -149,7 +178,26 @@ async function main(): Promise<void> {
     }
   }
 
-  const report = renderReport({ ...cfg, machine, sysctls, runs, argv: process.argv.slice(2), tree: treeState(REPO) });
+  const exportRuns: RunResult[] = [];
+  for (let p = 1; p <= (cfg.only === 'json' ? 0 : cfg.exportPairs); p++) {
+    const order: Array<'direct' | 'sdk'> = p % 2 === 1 ? ['direct', 'sdk'] : ['sdk', 'direct'];
+    for (const pipeline of order) {
+      const r = await runStorm(storm(cfg.seconds, port++), `export pair ${p} ${pipeline}`, true, { kind: 'export', pipeline, env: EXPORT_ENV });
+      exportRuns.push(r);
+      log(describe(r));
+    }
+  }
+
+  const report = renderReport({
+    ...cfg,
+    machine,
+    sysctls,
+    runs,
+    exportRuns,
+    exportEnv: EXPORT_ENV,
+    argv: process.argv.slice(2),
+    tree: treeState(REPO),
+  });
   process.stdout.write(report);
   writeFileSync(cfg.out, report);
   log(`written to ${path.relative(process.cwd(), cfg.out) || cfg.out}`);
