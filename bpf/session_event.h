@@ -124,7 +124,7 @@ struct session_event {
 	__u8 flags;           /* SESSION_F_* */
 	__u8 owner_source;    /* enum owner_source */
 	__u8 error;           /* sk_err at close: ECONNREFUSED, ECONNRESET, ETIMEDOUT... */
-	__u8 _pad[1];
+	__u8 filter_gen;     /* the filter generation that admitted it (0 or 1) */
 	__u8 laddr[16];       /* network byte order; IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	char comm[TASK_COMM_LEN];

@@ -295,9 +295,11 @@ static __always_inline bool cgroup_listed(struct sock *sk, __u32 gen, bool btf)
  * two configurations. With no filter this is two loads and a branch.
  */
 static __always_inline bool wanted(struct sock *sk, struct sock_state *st, __u16 family,
-				   __u16 lport, __u16 rport, __u32 netns, bool btf)
+				   __u16 lport, __u16 rport, __u32 netns, bool btf, __u32 *gen_out)
 {
 	__u32 gen = *(volatile __u32 *)&filter_gen & 1;
+
+	*gen_out = gen; /* user space applies its own filters of the same generation */
 	struct filter_config *cfg = &filter_cfgs[gen];
 	__u32 kinds = cfg->kinds;
 	__u32 pid = st ? st->pid : 0;
@@ -374,7 +376,7 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
 	struct session_event *e;
 	__u16 family, lport, rport;
-	__u32 netns;
+	__u32 netns, gen;
 	long wake;
 
 	if (!tp)
@@ -386,7 +388,7 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	netns = btf ? sk->__sk_common.skc_net.net->ns.inum :
 		      BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
-	if (!wanted(sk, st, family, lport, rport, netns, btf)) {
+	if (!wanted(sk, st, family, lport, rport, netns, btf, &gen)) {
 		count(COUNTER_FILTERED);
 		return;
 	}
@@ -412,7 +414,7 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	e->snd_una = READ(btf, tp, snd_una);
 	e->rcv_nxt = READ(btf, tp, rcv_nxt);
 	e->error = READ(btf, sk, sk_err);
-	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	e->filter_gen = gen;
 	if (family == AF_INET) {
 		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
 		__builtin_memset(e->raddr, 0, sizeof(e->raddr));

@@ -46,6 +46,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   FIELD(fields, role);
   FIELD(fields, flags);
   FIELD(fields, owner_source);
+  FIELD(fields, filter_gen);
   FIELD(fields, error);
   FIELD(fields, laddr);
   FIELD(fields, raddr);

@@ -135,6 +135,9 @@ class FilterGenerations {
  public:
   explicit FilterGenerations(tcplife_bpf* skel) : skel_(skel) {}
 
+  // The generation in force: stamped on every session record it admits.
+  uint32_t Active() const { return active_gen_; }
+
   // Returns 0 or a negative errno. On error the filters in force before the
   // call stay in force. `running`: programs may be executing (attached).
   int Apply(const FilterSpec& next, bool running) {

@@ -126,6 +126,7 @@ Napi::Function Probe::Define(Napi::Env env) {
                      {
                          InstanceMethod<&Probe::Start>("start"),
                          InstanceMethod<&Probe::SetFilters>("setFilters"),
+                         InstanceMethod<&Probe::FilterGeneration>("filterGeneration"),
                          InstanceMethod<&Probe::Drain>("drain"),
                          InstanceMethod<&Probe::Counters>("counters"),
                          InstanceMethod<&Probe::Stop>("stop"),
@@ -276,6 +277,11 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   result.Set("ownerFromSocketIo", Napi::Boolean::New(env, owner_io_attached_));
   result.Set("attachMs", Napi::Number::New(env, attach_ms));
   return result;
+}
+
+Napi::Value Probe::FilterGeneration(const Napi::CallbackInfo& info) {
+  if (!filters_) throw Napi::Error::New(info.Env(), "probe not started");
+  return Napi::Number::New(info.Env(), filters_->Active());
 }
 
 void Probe::SetFilters(const Napi::CallbackInfo& info) {

@@ -25,6 +25,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   void SetFilters(const Napi::CallbackInfo& info);
+  Napi::Value FilterGeneration(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);

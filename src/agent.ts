@@ -33,37 +33,52 @@ export class Agent {
   private seen = 0;
   private filteredInUserspace = 0;
   private stopped = false;
+  /**
+   * The user-space filter of each kernel filter generation: a session is
+   * judged by the one of the configuration that admitted it in the kernel,
+   * so a reload never judges a session by a mix of two configurations.
+   */
+  private readonly sessionFilters: Array<SessionFilter | undefined> = [undefined, undefined];
 
   constructor(
     private readonly probe: SessionProbe,
     private filters: KernelFilters,
     private readonly sinks: readonly SessionSink[],
-    private sessionFilter?: SessionFilter,
+    private readonly initialSessionFilter?: SessionFilter,
   ) {}
-
-  /**
-   * Switches both filter stages while running (SIGHUP). The kernel judges
-   * each session at its close, so sessions open across the switch are kept
-   * or dropped by the filters in force when they end; nothing is restarted.
-   */
-  setFilters(filters: KernelFilters, sessionFilter?: SessionFilter): void {
-    this.probe.setFilters(filters);
-    this.filters = filters;
-    this.sessionFilter = sessionFilter;
-  }
 
   start(): ProbeInfo {
     const info = this.probe.start(this.filters, (batch) => this.onSessions(batch));
+    this.sessionFilters[this.probe.filterGeneration()] = this.initialSessionFilter;
     // Sessions arrive from the event loop, never during start(): opening the
     // sinks now keeps a failed start from printing a header.
     for (const sink of this.sinks) sink.open();
     return info;
   }
 
+  /**
+   * Switches both filter stages while running (SIGHUP), without a restart:
+   * each session is judged, in the kernel and here, by the configuration in
+   * force when it closed. What the kernel queued under the old generation is
+   * delivered first, so that its slot can be reused for the new one.
+   */
+  setFilters(filters: KernelFilters, sessionFilter?: SessionFilter): void {
+    this.probe.drain();
+    const generation = this.probe.setFilters(filters);
+    this.sessionFilters[generation] = sessionFilter;
+    this.filters = filters;
+  }
+
   private onSessions(batch: TcpSession[]): void {
     this.seen += batch.length;
-    const keep = this.sessionFilter;
-    const wanted = keep ? batch.filter(keep) : batch;
+    const [f0, f1] = this.sessionFilters;
+    const wanted =
+      f0 || f1
+        ? batch.filter((s) => {
+            const keep = s.filterGeneration ? f1 : f0;
+            return !keep || keep(s);
+          })
+        : batch;
     this.filteredInUserspace += batch.length - wanted.length;
     if (wanted.length === 0) return;
     for (const sink of this.sinks) sink.write(wanted);

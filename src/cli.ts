@@ -129,6 +129,10 @@ function restartOnlyChanges(before: Loaded, after: Loaded): string[] {
     .map(([key]) => key);
 }
 
+/** What SIGHUP does; until the agent runs, nothing (its default would kill us). */
+let onSighup = () => log('SIGHUP while starting: ignored');
+process.on('SIGHUP', () => onSighup());
+
 function main(argv: string[]): void {
   let { loaded, filters } = load(argv);
   if (loaded.help) {
@@ -217,9 +221,9 @@ function main(argv: string[]): void {
 
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => {
+  onSighup = () => {
     if (!stopping) reload();
-  });
+  };
 
   try {
     const info = agent.start();

@@ -254,7 +254,8 @@ export function loadSettings(argv: string[], env: Env): Loaded {
   const configFlag = flags.values.get('config');
   const givenPath = (configFlag?.raw ?? cleanEnv.TCPLIFE_CONFIG)?.trim();
   if (givenPath) {
-    const configPath = displayPath(givenPath); // for messages
+    // For messages: the file, and the flag or variable that named it.
+    const configPath = `${displayPath(givenPath)}${configFlag ? '' : ' (TCPLIFE_CONFIG)'}`;
     const obj = readConfigFile(givenPath, configPath, problems);
     if (obj !== undefined) {
       const setKeys = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * --print-config: the effective configuration as YAML, each value with where
  * it came from, secrets as '***'. The output is itself a valid configuration
- * file (the `config` key, which a file cannot hold, is a comment).
+ * file: the `config` key (which a file cannot hold) and redacted secrets are
+ * comments, so it loads, without the secrets.
  */
 import * as YAML from 'yaml';
 import type { Loaded, Origin } from './load';
@@ -40,9 +41,11 @@ export function printConfig(loaded: Loaded): string {
     }
     const indent = '  '.repeat(parents.length);
     const raw = loaded.raw.get(key);
-    const shown = s.sensitive && raw !== '' && raw !== undefined ? '***' : raw;
-    const line = `${indent}${parts[parts.length - 1]}: ${flow(shown)}  # ${from(loaded.origins.get(key)!)}`;
-    out.push(key === 'config' ? `# ${line}` : line);
+    const redacted = s.sensitive === true && raw !== '' && raw !== undefined;
+    const line = `${indent}${parts[parts.length - 1]}: ${redacted ? '***' : flow(raw)}  # ${from(loaded.origins.get(key)!)}`;
+    // A redacted secret, and the file's own name, are comments: the output
+    // stays a configuration file that loads (without the secret).
+    out.push(key === 'config' ? `# ${line}` : redacted ? `${indent}# ${line.trimStart()} (redacted)` : line);
   }
   return out.join('\n') + '\n';
 }

@@ -48,6 +48,8 @@ export interface NativeProbe {
   start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): ProbeInfo;
   /** Atomic: a session closing meanwhile is judged by the old filters or by the new ones. */
   setFilters(filters: NativeFilters): void;
+  /** The filter generation in force (0 or 1): stamped on the records it admits. */
+  filterGeneration(): number;
   drain(): number;
   counters(): NativeCounters;
   stop(): void;

@@ -3,6 +3,7 @@ import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } fr
 import { encodeKernelFilters } from './kernel-filters';
 import type { KernelFilters, ProbeInfo, ProbeOptions } from './probe-types';
 import { decodeSessions } from '../sessions/decode';
+import { EVENT_SIZE } from '../sessions/wire';
 import { KernelClock } from '../sessions/kernel-clock';
 import type { TcpSession } from '../sessions/tcp-session';
 
@@ -28,6 +29,8 @@ function fromNative(err: unknown): unknown {
 
 /** How often the boot-to-wall clock offset is re-measured. */
 const CLOCK_REFRESH_MS = 60_000;
+/** Sessions per onSessions call (see start()). */
+const DELIVERY_SLICE = 256;
 
 export class SessionProbe {
   private readonly native: NativeProbe;
@@ -52,7 +55,14 @@ export class SessionProbe {
     let info: ProbeInfo;
     try {
       info = this.native.start(encoded, (records, count) => {
-        onSessions(decodeSessions(records, count, this.clock));
+        // Decoded and handed on in slices: the sessions of a slice (and
+        // whatever the sinks make of them) die young, in V8's nursery. A
+        // whole 4,096-record batch alive at once outgrew it, and copying
+        // the survivors into the old generation cost more than the work.
+        for (let first = 0; first < count; first += DELIVERY_SLICE) {
+          const n = Math.min(DELIVERY_SLICE, count - first);
+          onSessions(decodeSessions(records.subarray(first * EVENT_SIZE), n, this.clock));
+        }
       });
     } catch (err) {
       throw fromNative(err);
@@ -64,13 +74,14 @@ export class SessionProbe {
   }
 
   /**
-   * Replaces the kernel filters while running, without detaching: sessions
+   * Replaces the kernel filters while running, without detaching (returns
+   * the new filter generation): sessions
    * in flight keep their state, and each session closing meanwhile is judged
    * entirely by the old filters or entirely by the new ones. Returns once no
    * session can be judged by the old ones any more (an RCU grace period,
    * milliseconds). Malformed filters throw and leave the old ones in force.
    */
-  setFilters(filters: KernelFilters): void {
+  setFilters(filters: KernelFilters): number {
     if (!this.started) throw new Error('probe not started');
     const encoded = encodeKernelFilters(filters);
     try {
@@ -78,6 +89,17 @@ export class SessionProbe {
     } catch (err) {
       throw fromNative(err);
     }
+    return this.native.filterGeneration();
+  }
+
+  /**
+   * The kernel filter generation in force (0 or 1). Every session carries
+   * the generation that admitted it (TcpSession.filterGeneration), so user
+   * space can judge it by the filters of the same configuration.
+   */
+  filterGeneration(): number {
+    if (!this.started) throw new Error('probe not started');
+    return this.native.filterGeneration();
   }
 
   /** Delivers everything the kernel has queued, now. */

@@ -87,6 +87,7 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
     ownerSource: OWNER_SOURCES[u8(F.owner_source)] ?? 'none',
     cgroupId: u64(F.cgroup_id),
     netns: u32(F.netns),
+    filterGeneration: u8(F.filter_gen),
     startTime: birth ? clock.toWall(birth) : undefined,
     endTime: clock.toWall(end),
     durationNs: birth ? diffNs(birth, end) : undefined,

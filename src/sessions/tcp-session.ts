@@ -58,6 +58,8 @@ export interface TcpSession {
   cgroupId: number;
   /** Network namespace inode. */
   netns: number;
+  /** The kernel filter generation (0 or 1) that admitted the session. */
+  filterGeneration: number;
   /** Birth: first state seen (SYN_SENT or SYN_RECV). Undefined when not observed. */
   startTime?: WallTime;
   /** Close. */

@@ -24,6 +24,7 @@ export const FIELDS = {
   flags: { offset: 84, size: 1 },
   owner_source: { offset: 85, size: 1 },
   error: { offset: 86, size: 1 },
+  filter_gen: { offset: 87, size: 1 },
   laddr: { offset: 88, size: 16 },
   raddr: { offset: 104, size: 16 },
   comm: { offset: 120, size: 16 },

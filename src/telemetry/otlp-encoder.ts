@@ -131,6 +131,30 @@ function stringLength(s: string): number {
   return n;
 }
 
+/**
+ * A KeyValue's key field (tag, length, UTF-8), encoded once per key: a span
+ * carries some twenty attributes whose keys never change. Bounded, since
+ * resource keys come from the user.
+ */
+const KEY_FIELDS = new Map<string, Buffer>();
+function keyField(key: string): Buffer {
+  let field = KEY_FIELDS.get(key);
+  if (field === undefined) {
+    const utf8 = Buffer.from(key, 'utf8');
+    const len: number[] = [];
+    for (let n = utf8.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        len.push(n);
+        break;
+      }
+      len.push((n & 0x7f) | 0x80);
+    }
+    field = Buffer.concat([Buffer.from([T_KV_KEY, ...len]), utf8]);
+    if (KEY_FIELDS.size < 4096) KEY_FIELDS.set(key, field);
+  }
+  return field;
+}
+
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -140,7 +164,7 @@ function isAscii(s: string): boolean {
 function keyValueSize(a: Attribute): number {
   const slot = push(0);
   let size = 0;
-  if (a.key.length > 0) size += fieldSize(stringLength(a.key));
+  if (a.key.length > 0) size += keyField(a.key).length;
   const anySlot = push(0);
   const v = a.value;
   let anySize: number;
@@ -320,7 +344,11 @@ function writeAttributes(tag: number, attrs: readonly Attribute[]): void {
     const a = attrs[i];
     buf[pos++] = tag;
     writeVarint32(queue[qPos++]);
-    if (a.key.length > 0) writeStringField(T_KV_KEY, a.key);
+    if (a.key.length > 0) {
+      const k = keyField(a.key);
+      for (let j = 0; j < k.length; j++) buf[pos + j] = k[j];
+      pos += k.length;
+    }
     buf[pos++] = T_KV_VALUE;
     writeVarint32(queue[qPos++]);
     const v = a.value;
@@ -415,6 +443,88 @@ export function encodeExportTraceRequest(input: ExportTraceInput): Uint8Array {
     if (input.scope.name.length > 0) writeStringField(T_SCOPE_NAME, input.scope.name);
     if (input.scope.version.length > 0) writeStringField(T_SCOPE_VERSION, input.scope.version);
     for (let i = 0; i < spans.length; i++) writeSpan(spans[i]);
+    if (pos !== total || qPos !== qLen) {
+      throw new Error(`otlp-encoder: internal size mismatch (wrote ${pos} of ${total} bytes, read ${qPos} of ${qLen} sizes)`);
+    }
+  } finally {
+    buf = EMPTY;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Encoding at ingest: spans become bytes when they enter the exporter's queue,
+// so that the queue holds one small Buffer per span instead of the ~50 objects
+// of a SpanRecord. Objects that wait in a queue for hundreds of milliseconds
+// outlive V8's young generation and are copied into the old one: that, and
+// the page faults of the growing heap, cost more than the encoding itself.
+
+/**
+ * Encodes spans, each as one `ScopeSpans.spans` field (tag, length, Span),
+ * all into one Buffer; returns a view per span, in order. Throws RangeError on
+ * an invalid record (nothing is returned then: see encodeSpansOneByOne).
+ */
+export function encodeSpanFields(spans: readonly SpanRecord[]): Buffer[] {
+  qLen = 0;
+  qPos = 0;
+  let total = 0;
+  for (let i = 0; i < spans.length; i++) total += fieldSize(spanSize(spans[i]));
+  const out = Buffer.allocUnsafe(total);
+  const views: Buffer[] = new Array(spans.length);
+  buf = out;
+  pos = 0;
+  try {
+    for (let i = 0; i < spans.length; i++) {
+      const start = pos;
+      writeSpan(spans[i]);
+      views[i] = out.subarray(start, pos);
+    }
+    if (pos !== total || qPos !== qLen) {
+      throw new Error(`otlp-encoder: internal size mismatch (wrote ${pos} of ${total} bytes, read ${qPos} of ${qLen} sizes)`);
+    }
+  } finally {
+    buf = EMPTY;
+  }
+  return views;
+}
+
+/**
+ * An ExportTraceServiceRequest around spans already encoded by
+ * encodeSpanFields: the same bytes encodeExportTraceRequest gives for them.
+ */
+export function encodeRequestOfSpanFields(
+  resource: readonly Attribute[],
+  scope: { name: string; version: string },
+  fields: readonly Buffer[],
+): Buffer {
+  qLen = 0;
+  qPos = 0;
+  const resSize = attributesSize(resource);
+  let scopeSize = 0;
+  if (scope.name.length > 0) scopeSize += fieldSize(stringLength(scope.name));
+  if (scope.version.length > 0) scopeSize += fieldSize(stringLength(scope.version));
+  let spansBytes = 0;
+  for (let i = 0; i < fields.length; i++) spansBytes += fields[i].length;
+  const ssSize = fieldSize(scopeSize) + spansBytes;
+  const rsSize = fieldSize(resSize) + fieldSize(ssSize);
+  const total = fieldSize(rsSize);
+
+  const out = Buffer.allocUnsafe(total);
+  buf = out;
+  pos = 0;
+  try {
+    buf[pos++] = T_REQ_RESOURCE_SPANS;
+    writeVarint32(rsSize);
+    buf[pos++] = T_RS_RESOURCE;
+    writeVarint32(resSize);
+    writeAttributes(T_RES_ATTRIBUTES, resource);
+    buf[pos++] = T_RS_SCOPE_SPANS;
+    writeVarint32(ssSize);
+    buf[pos++] = T_SS_SCOPE;
+    writeVarint32(scopeSize);
+    if (scope.name.length > 0) writeStringField(T_SCOPE_NAME, scope.name);
+    if (scope.version.length > 0) writeStringField(T_SCOPE_VERSION, scope.version);
+    for (let i = 0; i < fields.length; i++) pos += fields[i].copy(out, pos);
     if (pos !== total || qPos !== qLen) {
       throw new Error(`otlp-encoder: internal size mismatch (wrote ${pos} of ${total} bytes, read ${qPos} of ${qLen} sizes)`);
     }

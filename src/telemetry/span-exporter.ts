@@ -20,8 +20,12 @@
  * cap 5 s), for as long as it takes: the bounded buffer, not a retry limit, is
  * what protects memory. Any other code (INVALID_ARGUMENT, UNIMPLEMENTED,
  * PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, ...) drops the batch
- * (dropped_rejected). Every failed attempt counts in export_failures. A batch
- * the encoder refuses (RangeError: invalid record) is dropped as rejected too.
+ * (dropped_rejected). Every failed attempt counts in export_failures. A span
+ * the encoder refuses (RangeError: invalid record) is dropped as rejected too,
+ * alone, when it is added.
+ *
+ * Spans are encoded when they are added (otlp-encoder's encodeSpanFields): the
+ * queue holds bytes, not objects, which keeps a long queue out of V8's heap.
  * The grpc channel's own reconnect backoff is capped at the retry cap, so a
  * collector that comes back is noticed within about that long.
  *
@@ -37,7 +41,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { OtlpTraceConfig } from './otlp-config';
-import { encodeExportTraceRequest } from './otlp-encoder';
+import { encodeRequestOfSpanFields, encodeSpanFields } from './otlp-encoder';
 import type { Attribute, SpanRecord } from './span-record';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -90,7 +94,8 @@ export class OtlpSpanExporter {
   private readonly metadata = new grpc.Metadata();
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
-  private readonly buffer: SpanRecord[] = [];
+  /** Spans waiting (the batch in flight first), each already encoded: see encodeSpanFields. */
+  private readonly buffer: Buffer[] = [];
   /** Number of spans at the front of `buffer` that form the batch in flight (0: none). */
   private inFlight = 0;
   private call: grpc.ClientUnaryCall | undefined;
@@ -147,9 +152,31 @@ export class OtlpSpanExporter {
     }
     const room = Math.max(0, this.config.batch.maxQueueSize - this.buffer.length);
     const taken = Math.min(room, spans.length);
-    for (let i = 0; i < taken; i++) this.buffer.push(spans[i]);
     this.stats.dropped_queue_full += spans.length - taken;
-    if (taken > 0) this.pump();
+    if (taken === 0) return;
+    const fields = this.encode(taken === spans.length ? spans : spans.slice(0, taken));
+    for (let i = 0; i < fields.length; i++) this.buffer.push(fields[i]);
+    if (fields.length > 0) this.pump();
+  }
+
+  /**
+   * Encodes at ingest. An invalid record (a bug upstream: bad id, unsafe
+   * integer) is dropped alone, as rejected: the others still go.
+   */
+  private encode(spans: readonly SpanRecord[]): Buffer[] {
+    try {
+      return encodeSpanFields(spans);
+    } catch {
+      const fields: Buffer[] = [];
+      for (const span of spans) {
+        try {
+          fields.push(encodeSpanFields([span])[0]);
+        } catch {
+          this.stats.dropped_rejected++;
+        }
+      }
+      return fields;
+    }
   }
 
   counters(): SpanExporterCounters {
@@ -201,14 +228,9 @@ export class OtlpSpanExporter {
   private send(): void {
     let payload: Buffer;
     try {
-      const bytes = encodeExportTraceRequest({
-        resource: this.resource,
-        scope: this.scope,
-        spans: this.buffer.slice(0, this.inFlight),
-      });
-      payload = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      payload = encodeRequestOfSpanFields(this.resource, this.scope, this.buffer.slice(0, this.inFlight));
     } catch {
-      // Invalid records: no retry can fix them.
+      // Invalid resource attributes: no retry can fix them.
       this.stats.export_failures++;
       this.settle('rejected');
       return;

@@ -15,6 +15,7 @@ export function sampleSession(over: Partial<TcpSession>): TcpSession {
     ownerSource: 'connect',
     cgroupId: 77,
     netns: 4026531840,
+    filterGeneration: 1,
     // 2026-11-26T06:15:52Z
     startTime: [1795673752, 123456789],
     endTime: [1795673752, 246913578],

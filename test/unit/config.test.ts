@@ -242,10 +242,10 @@ describe('configuration', () => {
       assert.match(text, /^ {2}pids: "42" {2}# flag -p$/m);
       assert.match(text, /^ {2}local_ports: \[8000-8002\] {2}# file .*print\.yaml$/m);
       assert.match(text, /^ {2}service_name: svc {2}# environment OTEL_SERVICE_NAME$/m);
-      assert.match(text, /^ {4}headers: "\*\*\*" {2}# file/m);
+      assert.match(text, /^ {4}# headers: \*\*\* {2}# file .*print\.yaml \(redacted\)$/m);
       assert.match(text, /^# config: /m);
       // Loaded back (secrets aside), it gives the same settings.
-      const again = load(['--config', file('printed.yaml', text.replace('"***"', '""'))]);
+      const again = load(['--config', file('printed.yaml', text)]);
       assert.deepEqual(again.settings.filters, l.settings.filters);
       assert.equal(again.settings.otel.service_name, 'svc');
     });
