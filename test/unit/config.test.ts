@@ -251,6 +251,25 @@ describe('configuration', () => {
     });
   });
 
+  it('config/default.yaml is every default, as --print-config prints them, and loads to the defaults', () => {
+    const defaultFile = path.resolve(__dirname, '../../../config/default.yaml');
+    const text = require('node:fs').readFileSync(defaultFile, 'utf8') as string;
+    const printed = printConfig(load([]))
+      .split('\n')
+      .slice(1)
+      .map((l) => l.replace(/ {2}# default$/, ''))
+      .join('\n');
+    assert.equal(text.split('\n').filter((l) => !l.startsWith('# tcplife-otel') && !l.startsWith('# `') && !l.startsWith('# start')).join('\n'), printed);
+    const fromFile = load(['--config', defaultFile]).settings;
+    assert.deepEqual({ ...fromFile, config: '' }, load([]).settings);
+  });
+
+  it('config/example.yaml loads', () => {
+    const l = load(['--config', path.resolve(__dirname, '../../../config/example.yaml')]);
+    assert.equal(l.settings.output.format, 'json');
+    assert.deepEqual(l.settings.filters.comms, ['nginx', 'php-fpm*']);
+  });
+
   it('the schema declares doc, format and default for every setting, and env names are unique', () => {
     const envs = new Set<string>();
     for (const [key, s] of settings(SCHEMA)) {

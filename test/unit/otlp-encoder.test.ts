@@ -2,7 +2,7 @@
 // decoder of test/support/otlp-receiver (hand-written protos): nothing here
 // decodes with encoder code.
 import { strict as assert } from 'node:assert';
-import { encodeExportTraceRequest, type ExportTraceInput } from '../../src/telemetry/otlp-encoder';
+import { encodeExportTraceRequest, encodeRequestOfSpanFields, encodeSpanFields, type ExportTraceInput } from '../../src/telemetry/otlp-encoder';
 import {
   type Attribute,
   type AttributeValue,
@@ -436,5 +436,27 @@ describe('otlp-encoder', () => {
       got2.forEach((s, i) => assert.deepEqual(received(s), expected(a[i])));
     });
 
+  });
+});
+
+describe('otlp-encoder: spans encoded at ingest (the exporter queue holds bytes)', () => {
+  it('a request built from encodeSpanFields is byte for byte the one-pass request, and decodes independently', () => {
+    const spans = batch(300);
+    const fields = encodeSpanFields(spans);
+    assert.equal(fields.length, 300);
+    // Fields from separate calls, joined in any grouping, give the same bytes.
+    const mixed = [...encodeSpanFields(spans.slice(0, 7)), ...encodeSpanFields(spans.slice(7, 8)), ...encodeSpanFields(spans.slice(8))];
+    const a = Buffer.from(encodeExportTraceRequest({ resource: RESOURCE, scope: SCOPE, spans }));
+    assert.ok(a.equals(encodeRequestOfSpanFields(RESOURCE, SCOPE, fields)));
+    assert.ok(a.equals(encodeRequestOfSpanFields(RESOURCE, SCOPE, mixed)));
+    const got = flattenSpans(decodeExportRequest(encodeRequestOfSpanFields(RESOURCE, SCOPE, fields.slice(100, 110))));
+    assert.deepEqual(got.map(received), spans.slice(100, 110).map(expected));
+  });
+
+  it('an invalid record throws, and the fields stay independent of each other', () => {
+    const bad = { ...batch(1)[0], traceId: 'xyz' };
+    assert.throws(() => encodeSpanFields([...batch(2), bad]), RangeError);
+    const empty = encodeRequestOfSpanFields(RESOURCE, SCOPE, []);
+    assert.ok(empty.equals(Buffer.from(encodeExportTraceRequest({ resource: RESOURCE, scope: SCOPE, spans: [] }))));
   });
 });
