@@ -42,13 +42,13 @@ export class Agent {
 
   constructor(
     private readonly probe: SessionProbe,
-    private filters: KernelFilters,
+    private readonly initialFilters: KernelFilters,
     private readonly sinks: readonly SessionSink[],
     private readonly initialSessionFilter?: SessionFilter,
   ) {}
 
   start(): ProbeInfo {
-    const info = this.probe.start(this.filters, (batch) => this.onSessions(batch));
+    const info = this.probe.start(this.initialFilters, (batch) => this.onSessions(batch));
     this.sessionFilters[this.probe.filterGeneration()] = this.initialSessionFilter;
     // Sessions arrive from the event loop, never during start(): opening the
     // sinks now keeps a failed start from printing a header.
@@ -66,7 +66,6 @@ export class Agent {
     this.probe.drain();
     const generation = this.probe.setFilters(filters);
     this.sessionFilters[generation] = sessionFilter;
-    this.filters = filters;
   }
 
   private onSessions(batch: TcpSession[]): void {

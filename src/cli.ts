@@ -134,7 +134,8 @@ let onSighup = () => log('SIGHUP while starting: ignored');
 process.on('SIGHUP', () => onSighup());
 
 function main(argv: string[]): void {
-  let { loaded, filters } = load(argv);
+  const first = load(argv);
+  let loaded = first.loaded;
   if (loaded.help) {
     process.stdout.write(usage());
     return;
@@ -193,7 +194,7 @@ function main(argv: string[]): void {
   }
   if (exporters.otlp) sinks.push(exporters.otlp);
   const startMetrics = counterMetrics(loaded.otelEnv);
-  const agent = new Agent(probe, filters.kernel, sinks, filters.session);
+  const agent = new Agent(probe, first.filters.kernel, sinks, first.filters.session);
 
   // SIGHUP: re-read, validate, and switch the filters in place. A bad
   // configuration changes nothing.
@@ -214,7 +215,6 @@ function main(argv: string[]): void {
     if (next.settings.stats_interval_s !== loaded.settings.stats_interval_s) startStats(next.settings.stats_interval_s);
     shutdownTimeoutMs = next.settings.shutdown_timeout_ms;
     loaded = next;
-    filters = nextFilters;
     log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied`);
     if (pending.length) log(`reload: needs a restart to apply: ${pending.join(', ')}`);
   };

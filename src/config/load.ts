@@ -217,6 +217,11 @@ function readConfigFile(file: string, path: string, problems: string[]): unknown
   return undefined;
 }
 
+/** The value at a dotted key of a nested object (undefined when absent). */
+function getPath(obj: unknown, key: string): unknown {
+  return key.split('.').reduce((o: unknown, p) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[p] : undefined), obj);
+}
+
 function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
   let o = obj;
@@ -233,7 +238,7 @@ function otelVariables(typed: Record<string, unknown>, origins: Map<string, Orig
   const env: Env = {};
   for (const [key, s] of ALL) {
     if (!key.startsWith('otel.') || !s.env || origins.get(key)?.kind === 'default') continue;
-    const v = String(key.split('.').reduce((o: never, p) => o?.[p], typed as never) ?? '');
+    const v = String(getPath(typed, key) ?? '');
     if (v !== '') env[s.env] = v;
   }
   return env;
@@ -264,7 +269,7 @@ export function loadSettings(argv: string[], env: Env): Loaded {
         // Only the known keys reach convict; a file's `__proto__` or unknown keys never do.
         const known: Record<string, unknown> = {};
         for (const key of [...setKeys]) {
-          let value: unknown = key.split('.').reduce((o: never, p) => o[p], obj as never);
+          let value = getPath(obj, key);
           if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
             // Convict cannot hold a mapping in a setting: a map-valued setting
             // (headers, resource attributes) becomes its text form here.
@@ -333,7 +338,7 @@ function crossChecks(s: Settings, origins: Map<string, Origin>): string[] {
       'output.timestamp': 'each JSON line already carries its start and end as RFC 3339 UTC timestamps',
     };
     for (const key of Object.keys(why)) {
-      if (key.split('.').reduce((o: never, p) => o[p], s as never)) {
+      if (getPath(s, key)) {
         problems.push(`${from('output.format')} (JSON lines) and ${from(key)} cannot be used together: ${why[key]}`);
       }
     }

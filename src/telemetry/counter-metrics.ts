@@ -12,109 +12,87 @@ import type { Attribute } from './span-record';
 import type { OtlpMetricsConfig } from './otlp-config';
 import type { TlsMaterial } from './span-exporter';
 
+/** One metric, fed by one or more of the agent's counters (told apart by attributes). */
 export interface CounterMetric {
-  /** The counter's key in the agent's counters (the exit line's name). */
-  counter: string;
   name: string;
   unit: string;
   description: string;
   /** Gauges go up and down (a queue's depth); the rest only grow. */
   gauge?: boolean;
-  attributes?: Record<string, string>;
+  /** The counters' keys in the agent's counters (the exit line's names). */
+  feeds: Array<{ counter: string; attributes?: Record<string, string> }>;
 }
 
-/** Counter key -> metric. Keys absent from a snapshot are not reported. */
+/** Counters absent from a snapshot are not reported. */
 export const COUNTER_METRICS: readonly CounterMetric[] = [
-  { counter: 'sessions_seen', name: 'tcplife.sessions.seen', unit: '{session}', description: 'TCP sessions that reached the agent' },
+  { name: 'tcplife.sessions.seen', unit: '{session}', description: 'TCP sessions that reached the agent', feeds: [{ counter: 'sessions_seen' }] },
   {
-    counter: 'sessions_filtered',
     name: 'tcplife.sessions.filtered',
     unit: '{session}',
     description: 'TCP sessions excluded by a filter',
-    attributes: { where: 'kernel' },
+    feeds: [
+      { counter: 'sessions_filtered', attributes: { where: 'kernel' } },
+      { counter: 'sessions_filtered_userspace', attributes: { where: 'userspace' } },
+    ],
   },
   {
-    counter: 'sessions_filtered_userspace',
-    name: 'tcplife.sessions.filtered',
+    name: 'tcplife.sessions.partial',
     unit: '{session}',
-    description: 'TCP sessions excluded by a filter',
-    attributes: { where: 'userspace' },
+    description: 'TCP sessions whose opening was not observed',
+    feeds: [{ counter: 'sessions_partial' }],
   },
-  { counter: 'sessions_partial', name: 'tcplife.sessions.partial', unit: '{session}', description: 'TCP sessions whose opening was not observed' },
   {
-    counter: 'lost_ringbuf_full',
     name: 'tcplife.sessions.lost',
     unit: '{session}',
     description: 'TCP sessions lost before reaching the agent',
-    attributes: { reason: 'ring_buffer_full' },
+    feeds: [
+      { counter: 'lost_ringbuf_full', attributes: { reason: 'ring_buffer_full' } },
+      { counter: 'malformed_records', attributes: { reason: 'malformed_record' } },
+    ],
   },
   {
-    counter: 'malformed_records',
-    name: 'tcplife.sessions.lost',
-    unit: '{session}',
-    description: 'TCP sessions lost before reaching the agent',
-    attributes: { reason: 'malformed_record' },
-  },
-  {
-    counter: 'skipped_state_changes',
     name: 'tcplife.kernel.state_changes.skipped',
     unit: '{event}',
     description: 'TCP state changes the kernel skipped for recursion protection (a session may be lost or partial)',
+    feeds: [{ counter: 'skipped_state_changes' }],
   },
   {
-    counter: 'nested_state_changes',
     name: 'tcplife.kernel.state_changes.nested',
     unit: '{event}',
     description: 'TCP state changes in an interrupt nested in the probe, caught by its twin program',
+    feeds: [{ counter: 'nested_state_changes' }],
   },
   {
-    counter: 'skipped_owner_checks',
     name: 'tcplife.kernel.owner_checks.skipped',
     unit: '{event}',
     description: 'Owner checks the kernel skipped for recursion protection (an owner may stay unknown)',
+    feeds: [{ counter: 'skipped_owner_checks' }],
   },
   {
-    counter: 'state_alloc_failed',
     name: 'tcplife.kernel.state_alloc_failures',
     unit: '{session}',
     description: 'Per-socket state that could not be allocated (the session is reported as partial)',
+    feeds: [{ counter: 'state_alloc_failed' }],
   },
-  { counter: 'spans_exported', name: 'tcplife.spans.exported', unit: '{span}', description: 'Spans the collector accepted' },
+  { name: 'tcplife.spans.exported', unit: '{span}', description: 'Spans the collector accepted', feeds: [{ counter: 'spans_exported' }] },
   {
-    counter: 'spans_dropped_queue_full',
     name: 'tcplife.spans.dropped',
     unit: '{span}',
     description: 'Spans that will never reach the collector',
-    attributes: { reason: 'queue_full' },
+    feeds: [
+      { counter: 'spans_dropped_queue_full', attributes: { reason: 'queue_full' } },
+      { counter: 'spans_dropped_rejected', attributes: { reason: 'rejected' } },
+      { counter: 'spans_dropped_shutdown', attributes: { reason: 'shutdown' } },
+    ],
   },
   {
-    counter: 'spans_dropped_rejected',
-    name: 'tcplife.spans.dropped',
-    unit: '{span}',
-    description: 'Spans that will never reach the collector',
-    attributes: { reason: 'rejected' },
+    name: 'tcplife.spans.export_failures',
+    unit: '{attempt}',
+    description: 'Failed export attempts (retried or dropped)',
+    feeds: [{ counter: 'span_export_failures' }],
   },
-  {
-    counter: 'spans_dropped_shutdown',
-    name: 'tcplife.spans.dropped',
-    unit: '{span}',
-    description: 'Spans that will never reach the collector',
-    attributes: { reason: 'shutdown' },
-  },
-  { counter: 'span_export_failures', name: 'tcplife.spans.export_failures', unit: '{attempt}', description: 'Failed export attempts (retried or dropped)' },
-  { counter: 'spans_queued', name: 'tcplife.spans.queued', unit: '{span}', description: 'Spans waiting for export', gauge: true },
+  { name: 'tcplife.spans.queued', unit: '{span}', description: 'Spans waiting for export', gauge: true, feeds: [{ counter: 'spans_queued' }] },
 ];
-
-/** One metric stream per metric name, and the counters that feed it. */
-export function groupByMetric(metrics: readonly CounterMetric[]): Map<string, CounterMetric[]> {
-  const byName = new Map<string, CounterMetric[]>();
-  for (const m of metrics) {
-    const list = byName.get(m.name);
-    if (list) list.push(m);
-    else byName.set(m.name, [m]);
-  }
-  return byName;
-}
 
 export interface CounterMetricsExporter {
   /** Exports one last collection, then stops; never rejects. */
@@ -173,12 +151,10 @@ export function startCounterMetrics(
   const provider = new MeterProvider({ resource: resourceFromAttributes(attributes), readers: [reader] });
   const meter = provider.getMeter(scope.name, scope.version);
 
-  const streams = [...groupByMetric(COUNTER_METRICS)].map(([name, feeds]) => {
-    const options = { unit: feeds[0].unit, description: feeds[0].description };
-    const observable = feeds[0].gauge
-      ? meter.createObservableGauge(name, options)
-      : meter.createObservableCounter(name, options);
-    return { observable, feeds };
+  const streams = COUNTER_METRICS.map((m) => {
+    const options = { unit: m.unit, description: m.description };
+    const observable = m.gauge ? meter.createObservableGauge(m.name, options) : meter.createObservableCounter(m.name, options);
+    return { observable, feeds: m.feeds };
   });
   meter.addBatchObservableCallback(
     (result) => {

@@ -42,6 +42,7 @@
  * - Certificate paths are returned as given (trimmed); reading them is the
  *   caller's job.
  */
+import { quote } from '../config/formats';
 
 export interface OtlpEndpoint {
   host: string;
@@ -100,13 +101,7 @@ const DEFAULT_BATCH: OtlpBatchConfig = {
   exportTimeoutMs: 30_000,
 };
 const MAX_INT32 = 2 ** 31 - 1;
-const MAX_QUOTED = 80;
 
-/** The value quoted for an error message: truncated, then JSON-escaped. */
-function quote(value: string): string {
-  const cut = value.length > MAX_QUOTED ? `${value.slice(0, MAX_QUOTED)}...` : value;
-  return JSON.stringify(cut);
-}
 
 function notAllowed(name: string, value: string, expected: string): string {
   return `${name}: ${quote(value)} is not allowed: expected ${expected}`;
