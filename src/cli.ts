@@ -111,11 +111,10 @@ function filtersOf(loaded: Loaded): { kernel: KernelFilters; session?: SessionFi
   return { kernel: kernelFiltersFrom(loaded.settings.filters), session: compileSessionFilter(loaded.settings.filters) };
 }
 
-function load(argv: string[]): { loaded: Loaded; filters: ReturnType<typeof filtersOf> } {
+/** Runs `fn`; a ConfigError ends the command: its problems, exit 2. */
+function orExit2<T>(fn: () => T): T {
   try {
-    const loaded = loadSettings(argv, process.env);
-    if (loaded.help || loaded.printConfig) return { loaded, filters: { kernel: {} as KernelFilters } };
-    return { loaded, filters: filtersOf(loaded) };
+    return fn();
   } catch (err) {
     if (err instanceof ConfigError) fail(`${err.problems.join('\n')}\n(see --help for the settings and what they allow)`, 2);
     throw err;
@@ -134,8 +133,7 @@ let onSighup = () => log('SIGHUP while starting: ignored');
 process.on('SIGHUP', () => onSighup());
 
 function main(argv: string[]): void {
-  const first = load(argv);
-  let loaded = first.loaded;
+  let loaded = orExit2(() => loadSettings(argv, process.env));
   if (loaded.help) {
     process.stdout.write(usage());
     return;
@@ -145,6 +143,7 @@ function main(argv: string[]): void {
     return;
   }
   const s = loaded.settings;
+  const filters = orExit2(() => filtersOf(loaded));
 
   let probe: SessionProbe;
   try {
@@ -194,7 +193,7 @@ function main(argv: string[]): void {
   }
   if (exporters.otlp) sinks.push(exporters.otlp);
   const startMetrics = counterMetrics(loaded.otelEnv);
-  const agent = new Agent(probe, first.filters.kernel, sinks, first.filters.session);
+  const agent = new Agent(probe, filters.kernel, sinks, filters.session);
 
   // SIGHUP: re-read, validate, and switch the filters in place. A bad
   // configuration changes nothing.

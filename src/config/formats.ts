@@ -6,6 +6,7 @@
  * and quotes it; nothing here echoes a value, so secrets stay unprinted.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { addressBytes, ipv4ToString, ipv6ToString } from '../sessions/address';
 
 /** A bad value: `expected` says what is allowed ("expected ..."). */
 export class ValueError extends Error {
@@ -143,48 +144,6 @@ export interface Cidr {
 
 export const CIDR_EXPECTED = 'IPv4 or IPv6 networks like 10.0.0.0/8 or 2001:db8::/32';
 
-function ipv4Bytes(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
-}
-
-function ipv6Bytes(a: string): Buffer {
-  let addr = a;
-  const out = Buffer.alloc(16);
-  // A trailing dotted quad (::ffff:1.2.3.4) becomes two groups.
-  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
-  if (quad) {
-    const b = ipv4Bytes(quad[1]);
-    addr = addr.slice(0, -quad[1].length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-function formatAddress(family: 4 | 6, bytes: Buffer): string {
-  if (family === 4) return [...bytes].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // Compress the longest run of two or more zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
 export const cidr: Parser<Cidr> = (raw) => {
   const expected = `expected ${CIDR_EXPECTED}`;
   const v = text(raw, expected);
@@ -195,10 +154,10 @@ export const cidr: Parser<Cidr> = (raw) => {
   const max = family === 4 ? 32 : 128;
   const prefix = m[2] === undefined ? max : Number(m[2]);
   if (prefix > max) throw new ValueError(`expected a prefix length from 0 to ${max} for an IPv${family} network`);
-  const bytes = family === 4 ? ipv4Bytes(m[1]) : ipv6Bytes(m[1]);
+  const bytes = Buffer.from(addressBytes(m[1]));
   const masked = Buffer.from(bytes);
   for (let bit = prefix; bit < max; bit++) masked[bit >> 3] &= ~(0x80 >> (bit & 7));
-  const network = `${formatAddress(family, masked)}/${prefix}`;
+  const network = `${family === 4 ? ipv4ToString(masked, 0) : ipv6ToString(masked, 0)}/${prefix}`;
   if (!masked.equals(bytes)) throw new ValueError(`expected no host bits after the prefix: did you mean ${network}?`);
   return { text: network, family, prefix, bytes: masked };
 };

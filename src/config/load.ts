@@ -312,19 +312,23 @@ export function loadSettings(argv: string[], env: Env): Loaded {
 
   const otelEnv = otelVariables(typed, origins);
   if (!problems.length) problems.push(...crossChecks(typed as unknown as Settings, origins));
-  {
-    // The OTEL_* variables' own checks, worded for where each value came from.
-    const byVariable = new Map(ALL.filter(([, s]) => s.env).map(([key, s]) => [s.env!, key]));
-    for (const message of [...resolveOtlpTraceConfig(otelEnv).errors, ...resolveOtlpMetricsConfig(otelEnv).errors]) {
-      const variable = /^([A-Z_]+)[: ]/.exec(message)?.[1];
-      const key = variable && byVariable.get(variable);
-      const origin = key ? origins.get(key)! : undefined;
-      const reworded = origin && origin.kind !== 'env' && variable ? `${describe(origin, key!)}${message.slice(variable.length)}` : message;
-      if (!problems.includes(reworded)) problems.push(reworded);
-    }
-  }
+  for (const p of otelProblems(otelEnv, origins)) if (!problems.includes(p)) problems.push(p);
   if (problems.length && !flags.help) throw new ConfigError(problems);
   return { settings: typed as unknown as Settings, raw, origins, otelEnv, help: flags.help, printConfig: flags.printConfig };
+}
+
+/**
+ * The OTEL_* settings' own checks (otlp-config.ts reads them as variables),
+ * each reworded for where its value came from: a flag, a file or a variable.
+ */
+function otelProblems(otelEnv: Env, origins: Map<string, Origin>): string[] {
+  const byVariable = new Map(ALL.filter(([, s]) => s.env).map(([key, s]) => [s.env!, key]));
+  return [...resolveOtlpTraceConfig(otelEnv).errors, ...resolveOtlpMetricsConfig(otelEnv).errors].map((message) => {
+    const variable = /^([A-Z_]+)[: ]/.exec(message)?.[1];
+    const key = variable && byVariable.get(variable);
+    const origin = key ? origins.get(key)! : undefined;
+    return origin && origin.kind !== 'env' && variable ? `${describe(origin, key!)}${message.slice(variable.length)}` : message;
+  });
 }
 
 /** Combinations that cannot mean anything. */

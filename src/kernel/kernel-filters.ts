@@ -2,6 +2,7 @@
 // (prefix length in IPv6 space, then 16 address bytes), so the kernel side
 // never sees text. Anything malformed throws here, before the kernel is touched.
 import { isIPv4, isIPv6 } from 'node:net';
+import { addressBytes } from '../sessions/address';
 import type { NativeFilters } from './binding';
 import type { KernelFilters } from './probe-types';
 
@@ -14,47 +15,6 @@ export interface Cidr {
   prefixLength: number;
   /** 16 bytes, network order, host bits zero. */
   address: Uint8Array;
-}
-
-function ipv4Bytes(text: string, into: Uint8Array, offset: number): void {
-  text.split('.').forEach((part, i) => {
-    into[offset + i] = Number(part);
-  });
-}
-
-/** 16 bytes of an address net.isIPv6 accepted (no zone). */
-function ipv6Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(16);
-  let head = text;
-  let tail = '';
-  const gap = text.indexOf('::');
-  if (gap >= 0) {
-    head = text.slice(0, gap);
-    tail = text.slice(gap + 2);
-  }
-  const groups = (part: string): number[] => {
-    if (part === '') return [];
-    const words: number[] = [];
-    for (const g of part.split(':')) {
-      if (g.includes('.')) {
-        // an embedded IPv4 address: the last 32 bits
-        const b = new Uint8Array(4);
-        ipv4Bytes(g, b, 0);
-        words.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-      } else {
-        words.push(parseInt(g, 16));
-      }
-    }
-    return words;
-  };
-  const front = groups(head);
-  const back = groups(tail);
-  const words = [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
-  words.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
 }
 
 /**
@@ -80,10 +40,10 @@ export function parseCidr(text: string): Cidr {
     address = new Uint8Array(16);
     address[10] = 0xff;
     address[11] = 0xff;
-    ipv4Bytes(addr, address, 12);
+    address.set(addressBytes(addr), 12);
     len += 96;
   } else {
-    address = ipv6Bytes(addr);
+    address = addressBytes(addr);
   }
   for (let bit = len; bit < 128; bit++) address[bit >> 3] &= ~(0x80 >> (bit & 7));
   return { prefixLength: len, address };

@@ -1,4 +1,4 @@
-// Addresses as the kernel stores them (network byte order) to text.
+// Addresses as the kernel stores them (network byte order), to text and back.
 
 export function ipv4ToString(bytes: Uint8Array, offset: number): string {
   return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
@@ -31,4 +31,31 @@ export function ipv6ToString(bytes: Uint8Array, offset: number): string {
   const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
   if (bestLen < 2) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+/**
+ * The bytes of an address that net.isIPv4 or net.isIPv6 accepted (no zone):
+ * 4 for IPv4, 16 for IPv6, an embedded dotted quad included.
+ */
+export function addressBytes(text: string): Uint8Array {
+  if (!text.includes(':')) return Uint8Array.from(text.split('.').map(Number));
+  const out = new Uint8Array(16);
+  const gap = text.indexOf('::');
+  const head = gap >= 0 ? text.slice(0, gap) : text;
+  const tail = gap >= 0 ? text.slice(gap + 2) : '';
+  const words = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const b = addressBytes(g); // the last 32 bits, as a dotted quad
+          return [(b[0] << 8) | b[1], (b[2] << 8) | b[3]];
+        });
+  const front = words(head);
+  const back = words(tail);
+  [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back].forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
+  return out;
 }

@@ -1,8 +1,8 @@
 // The command line exporting real sessions as spans to a real OTLP/gRPC
 // receiver that decodes them independently of our encoder.
 //
-// Every agent here traces only the sessions of one session-maker process
-// (python3, see tcp-sessions.ts) with `-p PID`: the agent's own connections
+// Every agent here traces only the sessions of one session-driver process
+// (python3, see session-driver.ts) with `-p PID`: the agent's own connections
 // to the collector (it traces itself), other tests' sessions and whatever
 // else runs on the machine (benchmarks included) are filtered out in the
 // kernel, so span and counter values can be exact. (-L and -D would not do:
@@ -28,11 +28,11 @@ import {
   type ReceivedSpan,
   type SelfSignedCert,
 } from '../support/otlp-receiver';
-import { startSessionMaker, type MadeSession, type SessionMaker, type SessionSpec } from '../support/tcp-sessions';
+import { startSessionDriver, type SessionDriver, type TalkedSession, type TalkSpec } from '../support/session-driver';
 
 const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
 
-/** How far a span's times may stray outside what the session maker observed. */
+/** How far a span's times may stray outside what the session driver observed. */
 const CLOCK_SLACK_MS = 5;
 const SLACK_NS = BigInt(CLOCK_SLACK_MS) * 1_000_000n;
 
@@ -150,7 +150,7 @@ function otlpEnv(endpoint: string, extra: Record<string, string> = {}): Record<s
  * The client and server spans of one made session (exactly one each), found
  * by the client's port.
  */
-function spansOf(spans: ReceivedSpan[], s: MadeSession): { client: ReceivedSpan; server: ReceivedSpan } {
+function spansOf(spans: ReceivedSpan[], s: TalkedSession): { client: ReceivedSpan; server: ReceivedSpan } {
   const clientPort = BigInt(s.client.localPort);
   const clients = spans.filter((x) => x.kind === SpanKind.CLIENT && attr(x, 'network.local.port') === clientPort);
   const servers = spans.filter((x) => x.kind === SpanKind.SERVER && attr(x, 'network.peer.port') === clientPort);
@@ -160,7 +160,7 @@ function spansOf(spans: ReceivedSpan[], s: MadeSession): { client: ReceivedSpan;
 }
 
 /** What a span of `end` must carry whatever happened, by role. */
-function addressAttributes(role: 'client' | 'server', s: MadeSession, type: 'ipv4' | 'ipv6'): Record<string, unknown> {
+function addressAttributes(role: 'client' | 'server', s: TalkedSession, type: 'ipv4' | 'ipv6'): Record<string, unknown> {
   const mine = role === 'client' ? s.client : s.server;
   // The client's server.* is what the client connected to; the server's
   // client.* is the peer the server accepted: both as the sockets saw them.
@@ -195,7 +195,7 @@ function assertWithin(what: string, t: bigint, from: bigint, to: bigint): void {
 }
 
 /** Birth within connect(), close within the closing step; handshake time consistent. */
-function assertTimes(what: string, span: ReceivedSpan, s: MadeSession): void {
+function assertTimes(what: string, span: ReceivedSpan, s: TalkedSession): void {
   assertWithin(`${what} start`, span.startTimeUnixNano, s.times.connectStart, s.times.connectEnd);
   assertWithin(`${what} end`, span.endTimeUnixNano, s.times.closeStart, s.times.closeEnd);
   const handshakeMs = attr(span, 'tcplife.handshake_ms');
@@ -214,12 +214,28 @@ function acceptedSpans(receiver: OtlpReceiver): ReceivedSpan[] {
 
 const NO_DROPS = { spans_dropped_queue_full: 0, spans_dropped_rejected: 0, spans_dropped_shutdown: 0 };
 const pick = (c: Record<string, number>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, c[k]]));
-const ORDERLY: SessionSpec = { clientSends: 3000, serverSends: 700, close: 'client-first' };
+/** A conversation with the maker's listener. */
+type Conversation = Required<Pick<TalkSpec, 'clientSends' | 'serverSends' | 'close'>>;
+const ORDERLY: Conversation = { clientSends: 3000, serverSends: 700, close: 'client-first' };
+
+/**
+ * A session driver named python3 (the process.executable.name its spans
+ * carry) listening on `host`, an ephemeral port: the server end of every
+ * session it makes.
+ */
+interface SessionMaker {
+  driver: SessionDriver;
+  pid: number;
+  host: '127.0.0.1' | '::1';
+  port: number;
+  /** Makes the conversations one after the other, each complete (both ends closed) before the next connects. */
+  run(specs: Conversation[]): Promise<TalkedSession[]>;
+}
 
 describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
   this.timeout(40_000);
   const receivers: OtlpReceiver[] = [];
-  const makers: SessionMaker[] = [];
+  const makers: SessionDriver[] = [];
   const cleanups: Array<() => void | Promise<void>> = [];
 
   const receiver = async (options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> => {
@@ -228,9 +244,15 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     return r;
   };
   const maker = async (host: '127.0.0.1' | '::1' = '127.0.0.1'): Promise<SessionMaker> => {
-    const m = await startSessionMaker(host);
-    makers.push(m);
-    return m;
+    const driver = await startSessionDriver('python3');
+    makers.push(driver);
+    const port = await driver.listen(host);
+    const run = async (specs: Conversation[]): Promise<TalkedSession[]> => {
+      const made: TalkedSession[] = [];
+      for (const spec of specs) made.push(await driver.talk({ host, port, ...spec }));
+      return made;
+    };
+    return { driver, pid: driver.pid, host, port, run };
   };
   const cert = (commonName?: string): SelfSignedCert => {
     const c = makeSelfSignedCert({ commonName });
@@ -257,8 +279,8 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     const m = await maker();
     const dead = await unusedPort();
     const agent = await startAgent(otlpEnv(`http://127.0.0.1:${r.port}`, { OTEL_SERVICE_NAME: 'tlo-export-test' }), ['-p', String(m.pid)]);
-    const [c, refusal] = await m.runMixed([{ clientSends: 1234, serverSends: 567, close: 'client-first' }, { refusedPort: dead }]);
-    const c0 = c as MadeSession;
+    const [c0] = await m.run([{ clientSends: 1234, serverSends: 567, close: 'client-first' }]);
+    const refusal = await m.driver.refuse(m.host, dead);
     await r.waitForSpans(3, 10_000);
     const { client, server } = spansOf(r.spans(), c0);
     const refused = r.spans().find((s) => s.kind === SpanKind.CLIENT && attr(s, 'network.peer.port') === BigInt(dead));
@@ -449,7 +471,7 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
         const expected = addressAttributes(role, s, 'ipv4');
         assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, attr(span, k)])), expected);
         assert.equal(attr(span, 'process.pid'), BigInt(m.pid));
-        assertTimes(`${role} of ${s.spec.close}`, span, s);
+        assertTimes(`${role} of ${s.close}`, span, s);
       }
     }
     assert.deepEqual(pick(counters, ['spans_exported', ...Object.keys(NO_DROPS)]), { spans_exported: 4, ...NO_DROPS });

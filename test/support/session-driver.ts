@@ -8,22 +8,34 @@
  * name). The process starts and reports its pid, so an agent can be started
  * with `-p PID` before any session exists. Then, one request at a time:
  *
- *   listen(host)          a listener on host, an ephemeral port
+ *   listen(host)          a listener on host (127.0.0.1, ::1, ...), an
+ *                         ephemeral port
  *   closedPort(host)      a port bound without listen(): connect() is refused
  *   talk(...)             one complete conversation with one of its listeners:
  *                         connect, accept, the client sends clientSends bytes,
- *                         the server reads them, the server sends serverSends,
- *                         the client reads them, both set TCP_QUICKACK, wait
- *                         holdMs, then close (client first, or a reset by
- *                         either end with SO_LINGER 0); both ends closed when
- *                         it returns
- *   refuse(host, port)    one connect() that is refused
+ *                         the server reads them all, the server sends
+ *                         serverSends, the client reads them all, both ends
+ *                         set TCP_QUICKACK (every received byte acknowledged
+ *                         now: the sender's acknowledged-byte count is final
+ *                         before any RST), wait holdMs, then close:
+ *                           client-first  the client closes (FIN); the server
+ *                                         reads to EOF, closes
+ *                           client-reset  the client closes with SO_LINGER
+ *                                         {on, 0} (RST); the server reads
+ *                                         until the reset, closes
+ *                           server-reset  the same with the roles swapped
+ *                         Both ends are closed when it returns.
+ *   refuse(host, port)    one connect() that is refused (ECONNREFUSED)
  *   open(host, port)      a connection left open (one byte each way, so both
  *                         ends have an owner); closeOpen(handle) closes it,
  *                         client first
  *
  * Both ends of every session belong to this process (the server end's owner
- * is set by its first recv).
+ * is set by its first recv). talk() and refuse() report what the process
+ * itself observed: both ends' addresses and ports as the sockets see them,
+ * and wall-clock times (CLOCK_REALTIME, ns) taken just before connect(), just
+ * after it returned, just before the closing step and just after both ends
+ * were closed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -49,8 +61,31 @@ export interface Talked {
   /** The client end's local port (its remote port is the listener's). */
   clientPort: number;
   serverPort: number;
-  /** What the end that did not close first saw: 'ECONNRESET' or null. */
+  /** What the end that did not close first saw: 'ECONNRESET' or null (a plain EOF). */
   peerSaw: string | null;
+}
+
+/** One socket's view of its connection. */
+export interface SocketEnds {
+  localAddress: string;
+  localPort: number;
+  peerAddress: string;
+  peerPort: number;
+}
+
+/** What talk() reports: the ports, both sockets' ends and the times around connect and close. */
+export interface TalkedSession extends Talked {
+  close: TalkClose;
+  client: SocketEnds;
+  server: SocketEnds;
+  /** Wall-clock nanoseconds, as the process read them. */
+  times: { connectStart: bigint; connectEnd: bigint; closeStart: bigint; closeEnd: bigint };
+}
+
+/** What refuse() reports: the errno name connect() failed with, and the times around it. */
+export interface Refusal {
+  error: string;
+  times: { connectStart: bigint; connectEnd: bigint };
 }
 
 export interface SessionDriver {
@@ -58,8 +93,8 @@ export interface SessionDriver {
   pid: number;
   listen(host: string): Promise<number>;
   closedPort(host: string): Promise<number>;
-  talk(spec: TalkSpec): Promise<Talked>;
-  refuse(host: string, port: number): Promise<{ error: string }>;
+  talk(spec: TalkSpec): Promise<TalkedSession>;
+  refuse(host: string, port: number): Promise<Refusal>;
   open(host: string, port: number): Promise<{ handle: number; clientPort: number }>;
   closeOpen(handle: number): Promise<void>;
   stop(): Promise<void>;
@@ -86,6 +121,13 @@ next_handle = [1]
 def fam(host):
     return socket.AF_INET6 if ':' in host else socket.AF_INET
 
+def now():
+    return str(time.time_ns())
+
+def ends(s):
+    l, p = s.getsockname(), s.getpeername()
+    return {'localAddress': l[0], 'localPort': l[1], 'peerAddress': p[0], 'peerPort': p[1]}
+
 def recv_exactly(s, n):
     got = 0
     while got < n:
@@ -106,10 +148,14 @@ def until_closed(s):
     except ConnectionResetError:
         return 'ECONNRESET'
 
-def pair(host, port):
+def pair(host, port, t=None):
     listener = listeners[(host, port)]
     client = socket.socket(fam(host), socket.SOCK_STREAM)
+    if t is not None:
+        t['connectStart'] = now()
     client.connect((host, port))
+    if t is not None:
+        t['connectEnd'] = now()
     server, _ = listener.accept()
     return client, server
 
@@ -128,7 +174,8 @@ def op_closed_port(r):
     return {'port': s.getsockname()[1]}
 
 def op_talk(r):
-    client, server = pair(r['host'], r['port'])
+    t = {}
+    client, server = pair(r['host'], r['port'], t)
     cs, ss = r.get('clientSends', 0), r.get('serverSends', 0)
     if cs:
         client.sendall(b'c' * cs)
@@ -138,10 +185,11 @@ def op_talk(r):
         recv_exactly(client, ss)
     for s in (client, server):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-    out = {'clientPort': client.getsockname()[1], 'serverPort': r['port']}
+    close = r.get('close', 'client-first')
+    out = {'close': close, 'client': ends(client), 'server': ends(server), 'times': t}
     if r.get('holdMs', 0):
         time.sleep(r['holdMs'] / 1000.0)
-    close = r.get('close', 'client-first')
+    t['closeStart'] = now()
     if close == 'client-first':
         client.close()
         out['peerSaw'] = until_closed(server)
@@ -156,17 +204,21 @@ def op_talk(r):
         client.close()
     else:
         raise ValueError('bad close mode %r' % close)
+    t['closeEnd'] = now()
     return out
 
 def op_refuse(r):
+    t = {}
     client = socket.socket(fam(r['host']), socket.SOCK_STREAM)
+    t['connectStart'] = now()
     try:
         client.connect((r['host'], r['port']))
         raise RuntimeError('connect to port %d succeeded' % r['port'])
     except ConnectionRefusedError:
         errno = 'ECONNREFUSED'
+    t['connectEnd'] = now()
     client.close()
-    return {'errno': errno}
+    return {'errno': errno, 'times': t}
 
 def op_open(r):
     client, server = pair(r['host'], r['port'])
@@ -237,6 +289,19 @@ export function driverName(kind: string): string {
   const name = `tlo-${kind}-${process.pid % 1000}${sequence++}`;
   if (name.length > COMM_MAX || !/^[a-z0-9-]+$/.test(name)) throw new Error(`bad driver name ${JSON.stringify(name)}`);
   return name;
+}
+
+/** talk()'s reply as the process writes it: times are decimal strings (nanoseconds do not fit a double exactly). */
+interface WireTalked {
+  close: TalkClose;
+  client: SocketEnds;
+  server: SocketEnds;
+  peerSaw?: string | null;
+  times: Record<keyof TalkedSession['times'], string>;
+}
+
+function nanos<K extends string>(times: Record<K, string>): Record<K, bigint> {
+  return Object.fromEntries(Object.entries<string>(times).map(([k, v]) => [k, BigInt(v)])) as Record<K, bigint>;
 }
 
 interface Reply {
@@ -337,10 +402,21 @@ export async function startSessionDriver(name: string, options: DriverOptions = 
     listen: async (host) => (await request<{ port: number }>('listen', { host })).port,
     closedPort: async (host) => (await request<{ port: number }>('closedPort', { host })).port,
     talk: async (spec) => {
-      const r = await request<Talked>('talk', { ...spec });
-      return { clientPort: r.clientPort, serverPort: r.serverPort, peerSaw: r.peerSaw ?? null };
+      const r = await request<WireTalked>('talk', { ...spec });
+      return {
+        clientPort: r.client.localPort,
+        serverPort: r.server.localPort,
+        peerSaw: r.peerSaw ?? null,
+        close: r.close,
+        client: r.client,
+        server: r.server,
+        times: nanos(r.times),
+      };
     },
-    refuse: async (host, port) => ({ error: (await request<{ errno: string }>('refuse', { host, port })).errno }),
+    refuse: async (host, port) => {
+      const r = await request<{ errno: string; times: Record<keyof Refusal['times'], string> }>('refuse', { host, port });
+      return { error: r.errno, times: nanos(r.times) };
+    },
     open: async (host, port) => {
       const r = await request<{ handle: number; clientPort: number }>('open', { host, port });
       return { handle: r.handle, clientPort: r.clientPort };

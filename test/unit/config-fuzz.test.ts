@@ -89,7 +89,8 @@ function checkKernelInput(filters: Parameters<typeof kernelFiltersFrom>[0], what
   ints(k.cgroupIds, Number.MAX_SAFE_INTEGER);
   assert.ok([0, 4, 6].includes(k.family), what);
   for (const c of [...(k.localCidrs ?? []), ...(k.remoteCidrs ?? [])]) {
-    assert.match(c, /^([0-9.]+|[0-9a-f:]+)\/\d{1,3}$/, `${what}: cidr ${c}`);
+    // RFC 5952 text: dotted IPv4, compressed IPv6, IPv4-mapped as ::ffff:a.b.c.d.
+    assert.match(c, /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+|::ffff:\d+\.\d+\.\d+\.\d+)\/\d{1,3}$/, `${what}: cidr ${c}`);
   }
 }
 
