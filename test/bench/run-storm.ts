@@ -45,6 +45,7 @@ import type {
   ServerListening,
   ServerReport,
   ServerStart,
+  StormSessionStats,
 } from './storm-protocol';
 
 /** Programs of the agent whose cost we report. */
@@ -385,17 +386,8 @@ async function countLines(file: string, limit: number): Promise<number> {
   return n;
 }
 
-interface LineStats {
+interface LineStats extends StormSessionStats {
   total: number;
-  server: number;
-  client: number;
-  ownerRight: number;
-  ownerUnknown: number;
-  ownerWrong: number;
-  partial: number;
-  bytesWrong: number;
-  roleOutcomeWrong: number;
-  outcomes: Record<string, number>;
 }
 
 async function readAgentLines(file: string, port: number, serverPid: number, clientPids: Set<number>): Promise<LineStats> {

@@ -106,14 +106,17 @@ export interface ReceiverCountRequest {
   fromRequest: number;
   toRequest: number;
 }
-export interface ReceiverCounted {
+export interface ReceiverCounted extends StormSessionStats {
   kind: 'counted';
   requests: number;
   bytes: number;
   decodeErrors: number;
   spansTotal: number;
   spansInInterval: number;
-  /** Spans of the storm's sessions: its server end (local port) and client ends (peer port). */
+}
+
+/** How a run's storm sessions came out, from JSON lines or from spans: the server end (local port) and the client ends (peer port). */
+export interface StormSessionStats {
   server: number;
   client: number;
   ownerRight: number;
