@@ -15,7 +15,7 @@
  */
 import convict from 'convict';
 import * as f from './formats';
-import { FAILED_OUTCOMES, type Outcome } from '../sessions/tcp-session';
+import { FAILED_OUTCOMES, OUTCOMES, type Outcome } from '../sessions/tcp-session';
 
 /** A boolean flag that sets a setting to a fixed value (-4 sets filters.family to ipv4). */
 export interface Switch {
@@ -60,16 +60,6 @@ function format(name: string, parse: f.Parser<unknown>): string {
   return name;
 }
 
-export const OUTCOMES: readonly Outcome[] = [
-  'refused',
-  'timeout',
-  'connect_failed',
-  'handshake_aborted',
-  'reset_by_peer',
-  'reset_locally',
-  'closed_by_peer',
-  'closed_locally',
-];
 /** Names for groups of outcomes. */
 export const OUTCOME_GROUPS: Record<string, readonly Outcome[]> = {
   failed: [...FAILED_OUTCOMES],

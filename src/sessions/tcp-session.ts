@@ -15,15 +15,17 @@ export type Role = 'client' | 'server' | 'unknown';
  * - closed_by_peer: orderly close, the peer's FIN came first
  * - closed_locally: orderly close, this side's FIN went first
  */
-export type Outcome =
-  | 'refused'
-  | 'timeout'
-  | 'connect_failed'
-  | 'handshake_aborted'
-  | 'reset_by_peer'
-  | 'reset_locally'
-  | 'closed_by_peer'
-  | 'closed_locally';
+export const OUTCOMES = [
+  'refused',
+  'timeout',
+  'connect_failed',
+  'handshake_aborted',
+  'reset_by_peer',
+  'reset_locally',
+  'closed_by_peer',
+  'closed_locally',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 /** Outcomes a user treats as failures: they become span errors. */
 export const FAILED_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>([

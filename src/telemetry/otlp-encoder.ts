@@ -1,8 +1,8 @@
 /**
  * Hand-rolled protobuf encoder for OTLP trace export requests
  * (opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest), with no
- * dependency. It is on the agent's hot path, so it works in two passes over the
- * records and allocates exactly one output buffer:
+ * dependency. It is on the agent's hot path, so each encoding works in two
+ * passes and allocates exactly one output buffer:
  *
  * 1. Size pass: walks the request in write order and records, in a reused
  *    scratch queue, every number the write pass needs but cannot cheaply
@@ -403,53 +403,12 @@ function writeSpan(s: SpanRecord): void {
 
 /**
  * Encodes an ExportTraceServiceRequest holding one ResourceSpans (the resource
- * attributes) with one ScopeSpans (the scope) holding every span, in order.
- * Returns a Buffer of exactly the encoded size. Not reentrant (module scratch
- * state), which is fine: it is synchronous.
+ * attributes) with one ScopeSpans (the scope) holding every span, in order:
+ * the spans' fields (encodeSpanFields) inside the request around them
+ * (encodeRequestOfSpanFields), as the exporter sends them.
  */
 export function encodeExportTraceRequest(input: ExportTraceInput): Uint8Array {
-  qLen = 0;
-  qPos = 0;
-  const spans = input.spans;
-
-  // Size pass, in write order.
-  const rsSlot = push(0);
-  const resSize = attributesSize(input.resource);
-  const ssSlot = push(0);
-  let scopeSize = 0;
-  if (input.scope.name.length > 0) scopeSize += fieldSize(stringLength(input.scope.name));
-  if (input.scope.version.length > 0) scopeSize += fieldSize(stringLength(input.scope.version));
-  let ssSize = fieldSize(scopeSize);
-  for (let i = 0; i < spans.length; i++) ssSize += fieldSize(spanSize(spans[i]));
-  queue[ssSlot] = ssSize;
-  const rsSize = fieldSize(resSize) + fieldSize(ssSize);
-  queue[rsSlot] = rsSize;
-  const total = fieldSize(rsSize);
-
-  // Write pass.
-  const out = Buffer.allocUnsafe(total);
-  buf = out;
-  pos = 0;
-  try {
-    buf[pos++] = T_REQ_RESOURCE_SPANS;
-    writeVarint32(queue[qPos++]);
-    buf[pos++] = T_RS_RESOURCE;
-    writeVarint32(resSize);
-    writeAttributes(T_RES_ATTRIBUTES, input.resource);
-    buf[pos++] = T_RS_SCOPE_SPANS;
-    writeVarint32(queue[qPos++]);
-    buf[pos++] = T_SS_SCOPE;
-    writeVarint32(scopeSize);
-    if (input.scope.name.length > 0) writeStringField(T_SCOPE_NAME, input.scope.name);
-    if (input.scope.version.length > 0) writeStringField(T_SCOPE_VERSION, input.scope.version);
-    for (let i = 0; i < spans.length; i++) writeSpan(spans[i]);
-    if (pos !== total || qPos !== qLen) {
-      throw new Error(`otlp-encoder: internal size mismatch (wrote ${pos} of ${total} bytes, read ${qPos} of ${qLen} sizes)`);
-    }
-  } finally {
-    buf = EMPTY;
-  }
-  return out;
+  return encodeRequestOfSpanFields(input.resource, input.scope, encodeSpanFields(input.spans));
 }
 
 // ---------------------------------------------------------------------------

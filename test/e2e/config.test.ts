@@ -21,6 +21,7 @@ import { cgroup2Mount, createCgroup, type TestCgroup } from '../support/cgroups'
 import { createNetnsPair, type NetnsPair } from '../support/netns';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
 import { driverName, killAllDrivers, startSessionDriver, type SessionDriver, type Talked } from '../support/session-driver';
+import { rng } from '../support/rng';
 
 const V4 = '127.0.0.1';
 const V6 = '::1';
@@ -838,18 +839,6 @@ describe('configuration through the command line (e2e)', function () {
   });
 
   describe('CLI-level fuzz: hostile values through flags, variables and files', function () {
-    /** A small deterministic PRNG (mulberry32): a failure can be replayed. */
-    function rng(seed: number): () => number {
-      let s = seed >>> 0;
-      return () => {
-        s = (s + 0x6d2b79f5) >>> 0;
-        let t = s;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
-
     interface Case {
       what: string;
       args: string[];

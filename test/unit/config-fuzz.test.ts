@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { kernelFiltersFrom, type FilterIo } from '../../src/config/kernel-filters';
 import { ConfigError, loadSettings } from '../../src/config/load';
 import { settings } from '../../src/config/schema';
+import { rng } from '../support/rng';
 
 /** Values chosen to hurt: numbers at and past every limit, syntax fragments, encodings. */
 const HOSTILE: unknown[] = [
@@ -24,18 +25,6 @@ const HOSTILE: unknown[] = [
   0, -1, 1.5, 2 ** 53, -(2 ** 53), Number.MAX_VALUE, true, false, null, [], [null], [[1]], [{}], { a: 1 }, { a: { b: 1 } },
   ['80', 80, '8000-8001'], Array(5000).fill(1),
 ];
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomText(r: () => number): string {
   const alphabet = '0123456789-,./:*?[]!abcxyzAFf% \t\n\\"\'$`;|&<>(){}=+e\u0000\u00e9\u4e2d\ud83d\ude00';
