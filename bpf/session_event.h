@@ -55,8 +55,8 @@ enum probe_counter {
  * mix.
  */
 #define FILTER_FAMILY 0x001       /* skc_family must equal filter_config.family */
-#define FILTER_PIDS 0x002         /* owner tgid in filter_pids (unknown owner: no) */
-#define FILTER_EXCLUDE_PIDS 0x004 /* owner tgid not in filter_excluded_pids */
+#define FILTER_PIDS 0x002         /* owner's ns_pid in filter_pids (unknown owner: no) */
+#define FILTER_EXCLUDE_PIDS 0x004 /* owner's ns_pid not in filter_excluded_pids */
 #define FILTER_LOCAL_PORTS 0x008  /* local port's bit set in filter_port_bits */
 #define FILTER_REMOTE_PORTS 0x010 /* remote port's bit set in filter_port_bits */
 #define FILTER_LOCAL_CIDRS 0x020  /* local address in filter_local_cidrs */
@@ -116,6 +116,8 @@ struct session_event {
 	__u32 netns;          /* network namespace inode */
 	__u32 snd_una;        /* at close: with bytes_acked gives the local ISN */
 	__u32 rcv_nxt;        /* at close: with bytes_received gives the peer's ISN */
+	__u32 ns_pid;         /* owner tgid in the agent's PID namespace; 0 outside it or unknown */
+	__u32 ns_tid;         /* owner thread id in the agent's PID namespace */
 	__u16 family;         /* AF_INET or AF_INET6 */
 	__u16 lport;          /* host byte order */
 	__u16 rport;          /* host byte order */

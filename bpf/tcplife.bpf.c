@@ -28,6 +28,8 @@ struct sock_state {
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tid;
+	__u32 ns_pid; /* pid and tid in the agent's PID namespace; 0 outside it */
+	__u32 ns_tid;
 	__u8 role;
 	__u8 flags;
 	__u8 owner_source;
@@ -147,6 +149,12 @@ struct {
 
 const volatile __u64 wakeup_bytes = 64 * 1024;
 
+/* The agent's PID namespace (nsfs device and inode) when it is not the
+ * initial one, e.g. in a pod: owners are then also recorded as that
+ * namespace sees them. 0: the agent sees host pids, ns_pid = pid. */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *slot = bpf_map_lookup_elem(&counters, &which);
@@ -201,6 +209,18 @@ static __always_inline void take_owner(struct sock_state *st, __u8 source)
 
 	st->pid = id >> 32;
 	st->tid = (__u32)id;
+	if (pidns_ino) {
+		struct bpf_pidns_info ns;
+
+		/* fails (ns zeroed) when the task is not in exactly that namespace */
+		if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+			ns.tgid = ns.pid = 0;
+		st->ns_pid = ns.tgid;
+		st->ns_tid = ns.pid;
+	} else {
+		st->ns_pid = st->pid;
+		st->ns_tid = st->tid;
+	}
 	st->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(st->comm, sizeof(st->comm));
 	st->owner_source = source;
@@ -302,7 +322,7 @@ static __always_inline bool wanted(struct sock *sk, struct sock_state *st, __u16
 	*gen_out = gen; /* user space applies its own filters of the same generation */
 	struct filter_config *cfg = &filter_cfgs[gen];
 	__u32 kinds = cfg->kinds;
-	__u32 pid = st ? st->pid : 0;
+	__u32 pid = st ? st->ns_pid : 0; /* PIDs as the agent (and its user) sees them */
 
 	if (!kinds)
 		return true;
@@ -432,6 +452,8 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 		e->cgroup_id = st->cgroup_id;
 		e->pid = st->pid;
 		e->tid = st->tid;
+		e->ns_pid = st->ns_pid;
+		e->ns_tid = st->ns_tid;
 		e->role = st->role;
 		e->flags = st->flags;
 		e->owner_source = st->owner_source;
@@ -443,6 +465,8 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 		e->cgroup_id = 0;
 		e->pid = 0;
 		e->tid = 0;
+		e->ns_pid = 0;
+		e->ns_tid = 0;
 		e->role = ROLE_UNKNOWN;
 		e->flags = 0;
 		e->owner_source = OWNER_NONE;

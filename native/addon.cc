@@ -13,7 +13,7 @@
 namespace {
 
 // Layout guards: the TypeScript decoder hard-codes these, a test compares them.
-static_assert(sizeof(session_event) == 136, "session_event size changed: update decode.ts");
+static_assert(sizeof(session_event) == 144, "session_event size changed: update decode.ts");
 static_assert(offsetof(session_event, laddr) % 4 == 0, "addresses must be 4-byte aligned");
 
 #define FIELD(obj, name)                                                         \
@@ -39,6 +39,8 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   FIELD(fields, netns);
   FIELD(fields, snd_una);
   FIELD(fields, rcv_nxt);
+  FIELD(fields, ns_pid);
+  FIELD(fields, ns_tid);
   FIELD(fields, family);
   FIELD(fields, lport);
   FIELD(fields, rport);

@@ -168,6 +168,21 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
       throw Napi::TypeError::New(env, "drainIntervalMs must be an integer from 1 to 60000");
     drain_interval_ms_ = static_cast<uint32_t>(d);
   }
+  Napi::Value pidns = opts.Get("pidNamespace");
+  if (!pidns.IsUndefined()) {
+    // {dev, ino} of the agent's PID namespace (stat of /proc/self/ns/pid).
+    Napi::Object o = pidns.IsObject() ? pidns.As<Napi::Object>() : Napi::Object::New(env);
+    Napi::Value dev = o.Get("dev"), ino = o.Get("ino");
+    auto whole = [](const Napi::Value& v) {
+      if (!v.IsNumber()) return -1.0;
+      double d = v.As<Napi::Number>().DoubleValue();
+      return d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d)) ? d : -1.0;
+    };
+    if (whole(dev) < 0 || whole(ino) <= 0)
+      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino} with non-negative integers, ino > 0");
+    pidns_dev_ = static_cast<uint64_t>(whole(dev));
+    pidns_ino_ = static_cast<uint64_t>(whole(ino));
+  }
   Napi::Value io = opts.Get("ownerFromSocketIo");
   if (!io.IsUndefined()) {
     if (!io.IsBoolean()) throw Napi::TypeError::New(env, "ownerFromSocketIo must be a boolean");
@@ -184,6 +199,8 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const 
 
   bool btf = mechanism == Mechanism::kTpBtf;
   skel_->rodata->wakeup_bytes = wakeup_bytes_;
+  skel_->rodata->pidns_dev = pidns_dev_;
+  skel_->rodata->pidns_ino = pidns_ino_;
   bpf_map__set_max_entries(skel_->maps.events, ring_bytes_);
   // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
   if (btf) bpf_map__set_max_entries(skel_->maps.sk_states_lru, 1);

@@ -47,6 +47,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
   std::string attach_ = "auto";
   uint32_t ring_bytes_ = 8u << 20;
   uint64_t wakeup_bytes_ = 64u << 10;
+  uint64_t pidns_dev_ = 0;  // 0/0: the agent is in the initial PID namespace
+  uint64_t pidns_ino_ = 0;
   uint32_t drain_interval_ms_ = 50;
   bool owner_from_io_ = true;
 

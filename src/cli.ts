@@ -4,7 +4,9 @@
 // 1 the probe could not start, 2 bad configuration.
 import { readFileSync } from 'node:fs';
 import { Agent, type AgentCounters } from './agent';
-import { kernelFiltersFrom } from './config/kernel-filters';
+import { kernelFiltersFrom, scopedFilters } from './config/kernel-filters';
+import { ContainerIds } from './container/container-ids';
+import { decideScope, type ScopeDecision } from './container/namespaces';
 import { ConfigError, loadSettings, type Loaded } from './config/load';
 import { printConfig } from './config/print';
 import { settings as allSettings } from './config/schema';
@@ -17,7 +19,7 @@ import { compileSessionFilter, type SessionFilter } from './sessions/session-fil
 import type { SessionSink } from './sessions/session-sink';
 import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
 import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env, type OtlpConnection } from './telemetry/otlp-config';
-import { detectResource } from './telemetry/resource';
+import { detectResource, k8sAttributes } from './telemetry/resource';
 import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
 import { SpanSink } from './telemetry/span-sink';
 
@@ -77,7 +79,7 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink 
   const { config } = resolveOtlpTraceConfig(env); // validated by loadSettings
   if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
   const tls = readTlsFiles(config, 'TRACES');
-  const resource = detectResource(env);
+  const resource = detectResource(env, k8sAttributes(loaded.settings.k8s));
   for (const w of resource.warnings) log(w);
   let otlp: SessionSink;
   if (loaded.settings.export_pipeline === 'sdk') {
@@ -99,16 +101,20 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink 
  * unset, span export over OTLP) asks for it: prepared before the probe loads,
  * started once it runs.
  */
-function counterMetrics(env: Env): ((read: () => Record<string, number>) => CounterMetricsExporter) | undefined {
+function counterMetrics(loaded: Loaded): ((read: () => Record<string, number>) => CounterMetricsExporter) | undefined {
+  const env = loaded.otelEnv;
   const { config } = resolveOtlpMetricsConfig(env); // validated by loadSettings
   if (!config.enabled) return undefined;
   const tls = readTlsFiles(config, 'METRICS');
-  return (read) => startCounterMetrics(config, tls, detectResource(env).attributes, SCOPE, read);
+  const resource = detectResource(env, k8sAttributes(loaded.settings.k8s)).attributes;
+  return (read) => startCounterMetrics(config, tls, resource, SCOPE, read);
 }
 
 /** Settings -> both filter stages; a namespace or cgroup that cannot be found is a ConfigError. */
-function filtersOf(loaded: Loaded): { kernel: KernelFilters; session?: SessionFilter } {
-  return { kernel: kernelFiltersFrom(loaded.settings.filters), session: compileSessionFilter(loaded.settings.filters) };
+function filtersOf(loaded: Loaded): { kernel: KernelFilters; session?: SessionFilter; scope: ScopeDecision } {
+  const scope = decideScope(loaded.settings.scope);
+  const f = scopedFilters(loaded, scope.scope);
+  return { kernel: kernelFiltersFrom(f), session: compileSessionFilter(f), scope };
 }
 
 /** Runs `fn`; a ConfigError ends the command: its problems, exit 2. */
@@ -192,8 +198,8 @@ function main(argv: string[]): void {
     sinks.push(new ConsoleSink(new FdWriter(1), { json: s.output.format === 'json', table }, onWriteError));
   }
   if (exporters.otlp) sinks.push(exporters.otlp);
-  const startMetrics = counterMetrics(loaded.otelEnv);
-  const agent = new Agent(probe, filters.kernel, sinks, filters.session);
+  const startMetrics = counterMetrics(loaded);
+  const agent = new Agent(probe, filters.kernel, sinks, filters.session, new ContainerIds());
 
   // SIGHUP: re-read, validate, and switch the filters in place. A bad
   // configuration changes nothing.
@@ -214,7 +220,7 @@ function main(argv: string[]): void {
     if (next.settings.stats_interval_s !== loaded.settings.stats_interval_s) startStats(next.settings.stats_interval_s);
     shutdownTimeoutMs = next.settings.shutdown_timeout_ms;
     loaded = next;
-    log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied`);
+    log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied (${nextFilters.scope.reason})`);
     if (pending.length) log(`reload: needs a restart to apply: ${pending.join(', ')}`);
   };
 
@@ -227,6 +233,7 @@ function main(argv: string[]): void {
   try {
     const info = agent.start();
     log(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
+    log(filters.scope.reason);
   } catch (err) {
     if (err instanceof ProbeError) {
       if (s.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);

@@ -83,6 +83,26 @@ export function plainString(maxLength = 4096): Parser<string> {
   };
 }
 
+/** A Kubernetes object name (RFC 1123: a DNS label or subdomain); '' is unset. */
+export function k8sName(maxLength: 63 | 253): Parser<string> {
+  const what = maxLength === 63 ? 'a DNS label' : 'a DNS subdomain';
+  const expected = `expected a Kubernetes name (${what}: lowercase letters, digits, '-'${maxLength === 253 ? ", '.'" : ''}; at most ${maxLength} characters) or nothing`;
+  const shape = maxLength === 63 ? /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/ : /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+  return (raw) => {
+    const v = text(raw, expected);
+    if (v !== '' && (v.length > maxLength || !shape.test(v))) throw new ValueError(expected);
+    return v;
+  };
+}
+
+/** A Kubernetes UID (a UUID); '' is unset. */
+export const k8sUid: Parser<string> = (raw) => {
+  const expected = 'expected a UUID like 0f8e7a3c-1d2b-4c5d-9e6f-7a8b9c0d1e2f or nothing';
+  const v = text(raw, expected).toLowerCase();
+  if (v !== '' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) throw new ValueError(expected);
+  return v;
+};
+
 /**
  * A list: an array (from a file) or comma-separated text; items trimmed,
  * empty items skipped, duplicates removed, order kept. An item that fails

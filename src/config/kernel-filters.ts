@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { KernelFilters } from '../kernel/probe-types';
 import { ConfigError } from './load';
+import type { Loaded } from './load';
 import type { FilterSettings } from './settings';
 
 export interface FilterIo {
@@ -50,6 +51,23 @@ export const HOST_IO: FilterIo = {
 
 function why(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+/**
+ * The filter settings with the scope applied: in scope 'pod', a network
+ * namespace filter left at its default becomes the agent's own namespace.
+ * One given explicitly wins over scope auto, and contradicts scope pod.
+ */
+export function scopedFilters(loaded: Loaded, scope: 'pod' | 'host'): FilterSettings {
+  const f = loaded.settings.filters;
+  if (scope === 'host') return f;
+  if (loaded.origins.get('filters.netns')?.kind === 'default') return { ...f, netns: 'own' };
+  if (loaded.settings.scope === 'pod' && f.netns !== 'own') {
+    throw new ConfigError([
+      "scope: pod traces only the agent's own network namespace, and filters.netns names others: set scope to host to choose namespaces with filters.netns",
+    ]);
+  }
+  return f;
 }
 
 export function kernelFiltersFrom(f: FilterSettings, io: FilterIo = HOST_IO): KernelFilters {

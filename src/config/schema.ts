@@ -97,6 +97,10 @@ const FORMATS = {
   statsS: format('tcplife-stats-s', f.integer(0, STATS_INTERVAL_MAX_S, 'seconds (0: only at exit)')),
   path: format('tcplife-path', f.plainString()),
   pipeline: format('tcplife-pipeline', f.oneOf(['direct', 'sdk'] as const)),
+  scope: format('tcplife-scope', f.oneOf(['auto', 'pod', 'host'] as const)),
+  k8sLabel: format('tcplife-k8s-label', f.k8sName(63)),
+  k8sSubdomain: format('tcplife-k8s-subdomain', f.k8sName(253)),
+  k8sUid: format('tcplife-k8s-uid', f.k8sUid),
   /** OTEL_* text; otlp-config.ts checks it. '' is unset. */
   otel: format('tcplife-otel-text', f.plainString(8192)),
   otelMap: format('tcplife-otel-map', otelMap),
@@ -153,6 +157,15 @@ export const SCHEMA = {
     env: 'TCPLIFE_CONFIG',
     arg: 'config',
     metavar: 'PATH',
+  },
+  scope: {
+    doc: "pod: only sessions in the agent's own network namespace (a pod's), decided in the kernel; host: every namespace; auto: pod when the agent has its own network namespace, else host",
+    format: FORMATS.scope,
+    default: 'auto',
+    env: 'TCPLIFE_SCOPE',
+    arg: 'scope',
+    metavar: 'SCOPE',
+    reload: true,
   },
   attach: {
     doc: 'how to attach: auto (tp_btf, else the classic tracepoint), tp_btf or tracepoint',
@@ -359,6 +372,17 @@ export const SCHEMA = {
     format: FORMATS.pipeline,
     default: 'direct',
     env: 'TCPLIFE_EXPORT_PIPELINE',
+  },
+  k8s: {
+    pod_name: { doc: 'k8s.pod.name of the resource (Downward API: metadata.name)', format: FORMATS.k8sSubdomain, default: '', env: 'K8S_POD_NAME' },
+    namespace_name: {
+      doc: 'k8s.namespace.name of the resource (Downward API: metadata.namespace)',
+      format: FORMATS.k8sLabel,
+      default: '',
+      env: 'K8S_NAMESPACE_NAME',
+    },
+    pod_uid: { doc: 'k8s.pod.uid of the resource (Downward API: metadata.uid)', format: FORMATS.k8sUid, default: '', env: 'K8S_POD_UID' },
+    node_name: { doc: 'k8s.node.name of the resource (Downward API: spec.nodeName)', format: FORMATS.k8sSubdomain, default: '', env: 'K8S_NODE_NAME' },
   },
   otel: {
     sdk_disabled: { doc: 'true: no OpenTelemetry export at all', format: FORMATS.otel, default: 'false', env: 'OTEL_SDK_DISABLED' },

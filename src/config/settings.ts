@@ -22,6 +22,9 @@ export interface FilterSettings {
 
 export interface Settings {
   config: string;
+  scope: 'auto' | 'pod' | 'host';
+  /** Downward API values; '' when unset. */
+  k8s: { pod_name: string; namespace_name: string; pod_uid: string; node_name: string };
   attach: AttachMode;
   verbose: boolean;
   output: { format: 'table' | 'csv' | 'json'; wide: boolean; time: boolean; timestamp: boolean };

@@ -61,6 +61,8 @@ export interface NativeProbeOptions {
   wakeupBytes?: number;
   drainIntervalMs?: number;
   ownerFromSocketIo?: boolean;
+  /** {dev, ino} of a PID namespace (nsfs stat); absent: the host's. */
+  pidNamespace?: { dev: number; ino: number };
 }
 
 export interface NativeAddon {

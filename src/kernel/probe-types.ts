@@ -11,6 +11,11 @@ export interface ProbeOptions {
   drainIntervalMs?: number;
   /** Take the owner of accepted sockets from their first sendmsg/recvmsg. Default true. */
   ownerFromSocketIo?: boolean;
+  /**
+   * The PID namespace whose view of owners' PIDs sessions carry (their
+   * `pid`); null: the host's. Default: the agent's own (see ownPidNamespace).
+   */
+  pidNamespace?: { dev: number; ino: number } | null;
 }
 
 /**

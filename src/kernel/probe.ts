@@ -2,6 +2,7 @@
 import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
 import { encodeKernelFilters } from './kernel-filters';
 import type { KernelFilters, ProbeInfo, ProbeOptions } from './probe-types';
+import { ownPidNamespace } from '../container/namespaces';
 import { decodeSessions } from '../sessions/decode';
 import { EVENT_SIZE } from '../sessions/wire';
 import { KernelClock } from '../sessions/kernel-clock';
@@ -40,7 +41,8 @@ export class SessionProbe {
 
   constructor(options: ProbeOptions = {}) {
     const addon = loadAddon();
-    this.native = new addon.Probe({ ...options });
+    const pidNamespace = options.pidNamespace === undefined ? ownPidNamespace() : (options.pidNamespace ?? undefined);
+    this.native = new addon.Probe({ ...options, pidNamespace });
     this.clock = new KernelClock(() => addon.clocks());
   }
 

@@ -59,6 +59,8 @@ export function sessionToJson(s: TcpSession): Record<string, unknown> {
     partial,
     start: partial || s.startTime === undefined ? null : rfc3339Micros(s.startTime),
     end: rfc3339Micros(s.endTime),
+    host_pid: s.hostPid, // differs from pid when the agent has its own PID namespace
+    container_id: s.containerId ?? null,
   };
 }
 
@@ -79,6 +81,7 @@ export function jsonLine(s: TcpSession): string {
     `"laddr":"${s.localAddress}","lport":${s.localPort},"raddr":"${s.remoteAddress}","rport":${s.remotePort},` +
     `"tx_bytes":${s.bytesSent},"rx_bytes":${s.bytesReceived},"duration_ms":${duration},"handshake_ms":${handshake},` +
     `"role":"${s.role}","outcome":"${s.outcome}","error":${error},"state_before_close":"${s.stateBeforeClose}",` +
-    `"partial":${partial},"start":${start},"end":"${rfc3339Micros(s.endTime)}"}`
+    `"partial":${partial},"start":${start},"end":"${rfc3339Micros(s.endTime)}",` +
+    `"host_pid":${s.hostPid},"container_id":${s.containerId === undefined ? 'null' : `"${s.containerId}"`}}`
   );
 }

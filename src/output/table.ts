@@ -140,14 +140,14 @@ function formatColumns(opts: TableOptions, c: string[]): string {
 /**
  * The COMM column. Deliberate departures from the seed, both invisible for
  * ordinary names:
- * - unknown owner (pid 0 or empty comm) prints "?": an empty column is
+ * - unknown owner (no host pid or empty comm) prints "?": an empty column is
  *   unreadable (the layout would not shift, but the eye finds nothing);
  * - control characters (and commas in CSV) become "?": any process can
  *   set its own comm, and a newline or escape sequence in it must not forge
  *   output lines or drive the terminal, nor a comma shift CSV columns.
  */
 function displayComm(s: TcpSession, csv: boolean): string {
-  if (s.pid === 0 || s.comm === '') return '?';
+  if (s.hostPid === 0 || s.comm === '') return '?';
   const unsafe = csv ? /[\u0000-\u001f\u007f-\u009f,]/g : /[\u0000-\u001f\u007f-\u009f]/g;
   return s.comm.replace(unsafe, '?');
 }

@@ -49,15 +49,23 @@ export interface TcpSession {
   remoteAddress: string;
   remotePort: number;
   role: Role;
-  /** Owner's process id (init PID namespace); 0 when unknown. */
+  /**
+   * Owner's process id as the agent's PID namespace sees it (in a pod that
+   * shares its PID namespace: the pod's view); 0 when unknown or when the
+   * owner is outside that namespace.
+   */
   pid: number;
-  /** Owner's thread id; 0 when unknown. */
+  /** Owner's thread id, in the same namespace as pid; 0 when unknown. */
   tid: number;
+  /** Owner's process id in the initial (host) PID namespace; 0 when unknown. */
+  hostPid: number;
   /** Owner's command name (kernel comm, at most 15 bytes); '' when unknown. */
   comm: string;
   ownerSource: OwnerSource;
   /** cgroup v2 id of the owner when known, else 0. */
   cgroupId: number;
+  /** The owner's container (64 hex digits), when its cgroup names one. */
+  containerId?: string;
   /** Network namespace inode. */
   netns: number;
   /** The kernel filter generation (0 or 1) that admitted the session. */

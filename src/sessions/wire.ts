@@ -1,7 +1,7 @@
 // The layout of struct session_event (bpf/session_event.h), as the decoder
 // reads it. test/unit/wire.test.ts checks every entry against the sizes and
 // offsets the addon exports from the C struct itself.
-export const EVENT_SIZE = 136;
+export const EVENT_SIZE = 144;
 
 export const FIELDS = {
   birth_ns: { offset: 0, size: 8 },
@@ -16,18 +16,20 @@ export const FIELDS = {
   netns: { offset: 64, size: 4 },
   snd_una: { offset: 68, size: 4 },
   rcv_nxt: { offset: 72, size: 4 },
-  family: { offset: 76, size: 2 },
-  lport: { offset: 78, size: 2 },
-  rport: { offset: 80, size: 2 },
-  oldstate: { offset: 82, size: 1 },
-  role: { offset: 83, size: 1 },
-  flags: { offset: 84, size: 1 },
-  owner_source: { offset: 85, size: 1 },
-  error: { offset: 86, size: 1 },
-  filter_gen: { offset: 87, size: 1 },
-  laddr: { offset: 88, size: 16 },
-  raddr: { offset: 104, size: 16 },
-  comm: { offset: 120, size: 16 },
+  ns_pid: { offset: 76, size: 4 },
+  ns_tid: { offset: 80, size: 4 },
+  family: { offset: 84, size: 2 },
+  lport: { offset: 86, size: 2 },
+  rport: { offset: 88, size: 2 },
+  oldstate: { offset: 90, size: 1 },
+  role: { offset: 91, size: 1 },
+  flags: { offset: 92, size: 1 },
+  owner_source: { offset: 93, size: 1 },
+  error: { offset: 94, size: 1 },
+  filter_gen: { offset: 95, size: 1 },
+  laddr: { offset: 96, size: 16 },
+  raddr: { offset: 112, size: 16 },
+  comm: { offset: 128, size: 16 },
 } as const;
 
 export const ROLE = { CLIENT: 1, SERVER: 2, UNKNOWN: 3 } as const;

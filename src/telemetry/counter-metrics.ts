@@ -74,6 +74,12 @@ export const COUNTER_METRICS: readonly CounterMetric[] = [
     description: 'Per-socket state that could not be allocated (the session is reported as partial)',
     feeds: [{ counter: 'state_alloc_failed' }],
   },
+  {
+    name: 'tcplife.container_lookups.failed',
+    unit: '{session}',
+    description: "Sessions whose owner's container could not be told (owner gone, or outside the agent's PID namespace)",
+    feeds: [{ counter: 'container_lookups_failed' }],
+  },
   { name: 'tcplife.spans.exported', unit: '{span}', description: 'Spans the collector accepted', feeds: [{ counter: 'spans_exported' }] },
   {
     name: 'tcplife.spans.dropped',

@@ -5,8 +5,8 @@
  * /proc/self/mountinfo. Everything but `detectResource` is pure: it takes
  * its inputs as arguments and never throws.
  */
-import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import { containerIdFromCgroup, readProcFile } from '../container/container-ids';
 import type { Attribute } from './span-record';
 
 export const DEFAULT_SERVICE_NAME = 'tcplife-otel';
@@ -54,60 +54,45 @@ function percentDecode(s: string): string | undefined {
   }
 }
 
-const HEX64 = '[0-9a-f]{64}';
-/**
- * The last segment of a cgroup path naming a container: the bare id
- * (/docker/<id>, /kubepods/<qos>/pod<uid>/<id>), a systemd scope
- * (docker-, cri-containerd-, crio-, libpod-<id>.scope) or containerd's
- * `<slice>:cri-containerd:<id>` form.
- */
-const CGROUP_SEGMENT = new RegExp(`(?:^|[-:])(${HEX64})(?:\\.scope)?$`);
-/** A mount source naming a container's own directory (its /etc/hostname). */
-const MOUNT_CONTAINER = new RegExp(`(?:^|/)(?:containers|overlay-containers)/(${HEX64})/(?:userdata/)?hostname$`);
-/** containerd's pod sandbox directory (Kubernetes); less specific, so tried last. */
-const MOUNT_SANDBOX = new RegExp(`(?:^|/)sandboxes/(${HEX64})/hostname$`);
-
-/**
- * The 64-hex container id, from /proc/self/cgroup first (cgroup v1, or v2
- * without a cgroup namespace), else from /proc/self/mountinfo (cgroup v2,
- * where /proc/self/cgroup reads "0::/"). Undefined on a plain host.
- */
-export function containerIdFromCgroup(procSelfCgroup: string, procSelfMountinfo: string): string | undefined {
-  for (const line of procSelfCgroup.split('\n')) {
-    // hierarchy-id:controllers:path; the path is everything after the second ':'.
-    const first = line.indexOf(':');
-    const second = first < 0 ? -1 : line.indexOf(':', first + 1);
-    if (second < 0) continue;
-    const path = line.slice(second + 1).trim();
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    const m = CGROUP_SEGMENT.exec(last);
-    if (m) return m[1];
-  }
-  const fields = procSelfMountinfo.split('\n').flatMap((line) => line.trim().split(/\s+/));
-  for (const pattern of [MOUNT_CONTAINER, MOUNT_SANDBOX]) {
-    for (const field of fields) {
-      const m = pattern.exec(field);
-      if (m) return m[1];
-    }
-  }
-  return undefined;
-}
-
 export interface ResourceReader {
   hostname(): string;
   /** The file's text, or undefined when it cannot be read. */
   file(path: string): string | undefined;
 }
 
+/** Kubernetes Downward API values, '' when unset (settings k8s.*). */
+export interface K8sMetadata {
+  pod_name: string;
+  namespace_name: string;
+  pod_uid: string;
+  node_name: string;
+}
+
+/** The set k8s.* resource attributes, in the semantic conventions' names. */
+export function k8sAttributes(k8s: K8sMetadata): Attribute[] {
+  const pairs: Array<[string, string]> = [
+    ['k8s.pod.name', k8s.pod_name],
+    ['k8s.namespace.name', k8s.namespace_name],
+    ['k8s.pod.uid', k8s.pod_uid],
+    ['k8s.node.name', k8s.node_name],
+  ];
+  return pairs.filter(([, v]) => v !== '').map(([k, v]) => str(k, v));
+}
+
 /**
  * The resource attributes, each key once, in this order: service.name,
- * host.name, container.id (when found), process.runtime.*, telemetry.sdk.*,
+ * host.name, container.id (when found; the agent's own container), `extra`
+ * (the k8s.* attributes), process.runtime.*, telemetry.sdk.*,
  * then the other OTEL_RESOURCE_ATTRIBUTES keys in their order. Our own keys
  * override the same keys in OTEL_RESOURCE_ATTRIBUTES, except service.name:
  * OTEL_SERVICE_NAME, else service.name from OTEL_RESOURCE_ATTRIBUTES, else
  * 'tcplife-otel'. `warnings` lists skipped attribute entries and failures.
  */
-export function buildResource(env: NodeJS.ProcessEnv, read: ResourceReader): { attributes: Attribute[]; warnings: string[] } {
+export function buildResource(
+  env: NodeJS.ProcessEnv,
+  read: ResourceReader,
+  extra: readonly Attribute[] = [],
+): { attributes: Attribute[]; warnings: string[] } {
   const warnings: string[] = [];
   const parsed = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES ?? '');
   warnings.push(...parsed.errors.map((e) => `OTEL_RESOURCE_ATTRIBUTES: ${e}`));
@@ -128,6 +113,7 @@ export function buildResource(env: NodeJS.ProcessEnv, read: ResourceReader): { a
 
   const containerId = containerIdFromCgroup(read.file('/proc/self/cgroup') ?? '', read.file('/proc/self/mountinfo') ?? '');
   if (containerId) own.push(str('container.id', containerId));
+  own.push(...extra);
 
   own.push(
     str('process.runtime.name', 'nodejs'),
@@ -141,17 +127,11 @@ export function buildResource(env: NodeJS.ProcessEnv, read: ResourceReader): { a
 }
 
 /** The resource of this process: buildResource on the real environment and files. */
-export function detectResource(env: NodeJS.ProcessEnv = process.env): { attributes: Attribute[]; warnings: string[] } {
-  return buildResource(env, {
-    hostname: () => os.hostname(),
-    file: (path) => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch {
-        return undefined;
-      }
-    },
-  });
+export function detectResource(
+  env: NodeJS.ProcessEnv = process.env,
+  extra: readonly Attribute[] = [],
+): { attributes: Attribute[]; warnings: string[] } {
+  return buildResource(env, { hostname: () => os.hostname(), file: readProcFile }, extra);
 }
 
 function str(key: string, value: string): Attribute {

@@ -120,6 +120,9 @@ function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
     );
   }
   if (s.pid !== 0) a.push(int('process.pid', s.pid));
+  // Only when the agent's PID namespace is not the host's (e.g. in a pod).
+  if (s.hostPid !== s.pid && s.hostPid !== 0) a.push(int('tcplife.process.host_pid', s.hostPid));
+  if (s.containerId !== undefined) a.push(str('container.id', s.containerId));
   if (s.comm !== '') a.push(str('process.executable.name', s.comm));
   a.push(int('tcplife.bytes_sent', s.bytesSent), int('tcplife.bytes_received', s.bytesReceived));
   if (s.handshakeNs !== undefined) a.push(double('tcplife.handshake_ms', s.handshakeNs / 1e6));

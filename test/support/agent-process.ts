@@ -35,11 +35,17 @@ export class AgentProcess {
   private readonly child: ChildProcess;
   private readonly started = Date.now();
 
+  /**
+   * `wrap`: a command that runs the agent's command line as its trailing
+   * arguments, e.g. unshare or nsenter putting it in other namespaces.
+   */
   constructor(
     readonly args: string[],
     readonly env: Record<string, string> = {},
+    readonly wrap: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [...wrap, process.execPath, CLI, ...args];
+    this.child = spawn(command[0], command.slice(1), { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(this);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
@@ -60,7 +66,7 @@ export class AgentProcess {
   }
 
   describe(): string {
-    return `agent ${JSON.stringify(this.args)} env ${JSON.stringify(this.env)}: running=${this.isRunning} stderr=${JSON.stringify(this.stderr)} stdout=${JSON.stringify(this.stdout.slice(-800))}`;
+    return `agent ${JSON.stringify([...this.wrap, ...this.args])} env ${JSON.stringify(this.env)}: running=${this.isRunning} stderr=${JSON.stringify(this.stderr)} stdout=${JSON.stringify(this.stdout.slice(-800))}`;
   }
 
   /** Complete stdout lines. */

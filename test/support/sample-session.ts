@@ -11,6 +11,7 @@ export function sampleSession(over: Partial<TcpSession>): TcpSession {
     role: 'client',
     pid: 1234,
     tid: 1235,
+    hostPid: 1234,
     comm: 'curl',
     ownerSource: 'connect',
     cgroupId: 77,

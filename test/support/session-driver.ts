@@ -90,7 +90,10 @@ export interface Refusal {
 
 export interface SessionDriver {
   name: string;
+  /** The process id in the driver's own PID namespace. */
   pid: number;
+  /** The process id in the host's PID namespace (differs with DriverOptions.enter). */
+  hostPid: number;
   listen(host: string): Promise<number>;
   closedPort(host: string): Promise<number>;
   talk(spec: TalkSpec): Promise<TalkedSession>;
@@ -104,6 +107,11 @@ export interface SessionDriver {
 export interface DriverOptions {
   /** Run inside this network namespace (`ip netns exec NS ...`: the pid stays the child's). */
   netns?: string;
+  /**
+   * Run inside the network and PID namespaces of this (host) process, with
+   * nsenter; the host's /proc stays, so hostPid is still known.
+   */
+  enter?: number;
   /** Start inside this cgroup (its sockets belong to it). */
   cgroup?: TestCgroup;
   /** Bound on the start and on each request (ms). */
@@ -241,7 +249,7 @@ def op_close_open(r):
 OPS = {'listen': op_listen, 'closedPort': op_closed_port, 'talk': op_talk, 'refuse': op_refuse,
        'open': op_open, 'closeOpen': op_close_open}
 
-print(json.dumps({'event': 'ready', 'pid': os.getpid()}), flush=True)
+print(json.dumps({'event': 'ready', 'pid': os.getpid(), 'hostPid': int(os.readlink('/proc/self'))}), flush=True)
 for line in sys.stdin:
     r = json.loads(line)
     try:
@@ -316,10 +324,15 @@ interface Reply {
 export async function startSessionDriver(name: string, options: DriverOptions = {}): Promise<SessionDriver> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const exe = linkFor(name);
-  const run = (): ChildProcess =>
-    options.netns
-      ? spawn('ip', ['netns', 'exec', options.netns, exe, '-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(exe, ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const prefix = options.netns
+    ? ['ip', 'netns', 'exec', options.netns]
+    : options.enter
+      ? ['nsenter', '--target', String(options.enter), '--net', '--pid', '--']
+      : [];
+  const run = (): ChildProcess => {
+    const command = [...prefix, exe, '-c', SCRIPT];
+    return spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  };
   const child = options.cgroup ? spawnInCgroup(options.cgroup, run) : run();
 
   let stderr = '';
@@ -399,6 +412,7 @@ export async function startSessionDriver(name: string, options: DriverOptions = 
   const driver: SessionDriver = {
     name,
     pid: ready.pid!,
+    hostPid: ready.hostPid as number,
     listen: async (host) => (await request<{ port: number }>('listen', { host })).port,
     closedPort: async (host) => (await request<{ port: number }>('closedPort', { host })).port,
     talk: async (spec) => {

@@ -102,7 +102,7 @@ describe('configuration', () => {
     });
 
     const bad: Array<[string, string, RegExp]> = [
-      ['unknown.yaml', 'filterz: {}\n', /^filterz in .*unknown\.yaml: unknown key: expected one of config, attach, verbose, output, filters,/],
+      ['unknown.yaml', 'filterz: {}\n', /^filterz in .*unknown\.yaml: unknown key: expected one of config, scope, attach, verbose, output, filters,/],
       ['nested.yaml', 'filters:\n  prots: [80]\n', /^filters\.prots in .*nested\.yaml: unknown key in filters: expected one of pids, exclude_self, comms, local_ports,/],
       ['self.yaml', 'config: other.yaml\n', /^config in .*self\.yaml: a configuration file cannot name another one$/],
       ['list.yaml', '- a\n- b\n', /^the top level in .*list\.yaml: expected a mapping of keys to values, found a list$/],

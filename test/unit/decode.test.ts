@@ -16,6 +16,7 @@ interface Rec {
   acked?: number;
   received?: number;
   pid?: number;
+  nsPid?: number;
   family?: number;
   lport?: number;
   rport?: number;
@@ -37,6 +38,7 @@ function record(r: Rec): Buffer {
   b.writeBigUInt64LE(BigInt(r.acked ?? 0), F.bytes_acked.offset);
   b.writeBigUInt64LE(BigInt(r.received ?? 0), F.bytes_received.offset);
   b.writeUInt32LE(r.pid ?? 0, F.pid.offset);
+  b.writeUInt32LE(r.nsPid ?? r.pid ?? 0, F.ns_pid.offset);
   b.writeUInt16LE(r.family ?? AF_INET, F.family.offset);
   b.writeUInt16LE(r.lport ?? 0, F.lport.offset);
   b.writeUInt16LE(r.rport ?? 0, F.rport.offset);
@@ -74,12 +76,19 @@ describe('decodeSessions', () => {
     assert.equal(s.localPort, 40000);
     assert.equal(s.remotePort, 80);
     assert.equal(s.pid, 4242);
+    assert.equal(s.hostPid, 4242);
     assert.equal(s.comm, 'curl');
     assert.equal(s.ownerSource, 'connect');
     assert.deepEqual(s.startTime, [1_700_000_001, 0]);
     assert.deepEqual(s.endTime, [1_700_000_001, 500_000_123]);
     assert.equal(s.durationNs, 500_000_123);
     assert.equal(s.handshakeNs, 250_000);
+  });
+
+  it("takes pid from the agent's PID namespace view, hostPid from the host's", () => {
+    const s = decodeOne({ pid: 51234, nsPid: 7, owner: OWNER.CONNECT, comm: 'app' });
+    assert.equal(s.pid, 7);
+    assert.equal(s.hostPid, 51234);
   });
 
   it('keeps local and remote IPv6 addresses apart', () => {

@@ -7,7 +7,7 @@ const session = sampleSession;
 
 const KEYS = [
   'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
-  'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end',
+  'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end', 'host_pid', 'container_id',
 ];
 
 describe('JSON lines', () => {
@@ -49,10 +49,17 @@ describe('JSON lines', () => {
         partial: false,
         start: '2026-11-26T06:15:52.123456Z',
         end: '2026-11-26T06:15:52.246913Z',
+        host_pid: 1234,
+        container_id: null,
       });
     });
 
     const cases: Array<[string, Partial<TcpSession>, Record<string, unknown>]> = [
+      [
+        "in a pod: the pod's pid, the host pid and the container",
+        { pid: 7, hostPid: 51234, containerId: 'c'.repeat(64) },
+        { pid: 7, host_pid: 51234, container_id: 'c'.repeat(64) },
+      ],
       [
         'refused: never established',
         { outcome: 'refused', error: 'ECONNREFUSED', handshakeNs: undefined, stateBeforeClose: 'SYN_SENT', bytesSent: 0, bytesReceived: 0 },
@@ -65,7 +72,7 @@ describe('JSON lines', () => {
       ],
       [
         'unknown owner keeps pid 0 and an empty comm',
-        { pid: 0, tid: 0, comm: '', ownerSource: 'none', role: 'server' },
+        { pid: 0, tid: 0, hostPid: 0, comm: '', ownerSource: 'none', role: 'server' },
         { pid: 0, comm: '', role: 'server' },
       ],
       [
@@ -119,7 +126,7 @@ describe('JSON lines', () => {
         '{"pid":1234,"comm":"curl","family":4,"laddr":"10.0.0.5","lport":45678,"raddr":"93.184.216.34","rport":443,' +
           '"tx_bytes":2548,"rx_bytes":1048577,"duration_ms":null,"handshake_ms":null,"role":"unknown",' +
           '"outcome":"closed_locally","error":null,"state_before_close":"FIN_WAIT2","partial":true,' +
-          '"start":null,"end":"2026-11-26T06:15:52.246913Z"}',
+          '"start":null,"end":"2026-11-26T06:15:52.246913Z","host_pid":1234,"container_id":null}',
       );
     });
   });

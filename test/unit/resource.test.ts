@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import * as os from 'node:os';
 import type { Attribute } from '../../src/telemetry/span-record';
+import { containerIdFromCgroup } from '../../src/container/container-ids';
 import {
   buildResource,
-  containerIdFromCgroup,
   detectResource,
   parseResourceAttributes,
   type ResourceReader,

@@ -38,6 +38,7 @@ const s2 = session({
 const s3 = session({
   pid: 0,
   tid: 0,
+  hostPid: 0,
   comm: '',
   ownerSource: 'none',
   localAddress: '192.168.100.200',
@@ -220,8 +221,11 @@ describe('table output', () => {
       assert.equal(tableRow(s, csv, {}), '1234,a?b,4,10.0.0.5,45678,93.184.216.34,443,2,1024,123.46');
       assert.equal(tableRow(s, plain, {}), '1234  a,b        10.0.0.5        45678 93.184.216.34   443       2  1024 123.46');
     });
-    it('pid 0 prints "?" even with a comm', () => {
-      assert.equal(tableRow(session({ pid: 0, comm: 'swapper/3' }), csv, {}).split(',')[1], '?');
+    it('an unknown owner (host pid 0) prints "?" even with a comm', () => {
+      assert.equal(tableRow(session({ pid: 0, hostPid: 0, comm: 'swapper/3' }), csv, {}).split(',')[1], '?');
+    });
+    it("an owner outside the agent's PID namespace prints pid 0 and its comm", () => {
+      assert.deepEqual(tableRow(session({ pid: 0, hostPid: 9, comm: 'sshd' }), csv, {}).split(',').slice(0, 2), ['0', 'sshd']);
     });
   });
 
