@@ -198,11 +198,13 @@ export interface OtlpReceiverOptions {
   respondMetrics?: (requestIndex: number) => RespondResult;
   /** Port to listen on; 0 (the default) picks an ephemeral port. */
   port?: number;
+  /** Address to listen on; default 127.0.0.1 (a container's test: its bridge's gateway). */
+  host?: string;
 }
 
 export interface OtlpReceiver {
   port: number;
-  /** "127.0.0.1:PORT" */
+  /** "HOST:PORT" */
   address: string;
   /** Every trace request received, in arrival order. */
   requests: ReceivedRequest[];
@@ -621,13 +623,13 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     credentials = grpc.ServerCredentials.createInsecure();
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${options.host ?? '127.0.0.1'}:${options.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
 
   let closed: Promise<void> | undefined;
   return {
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${options.host ?? '127.0.0.1'}:${port}`,
     requests,
     metricRequests,
     spans,
