@@ -1,8 +1,8 @@
 // The image, for real: the agent as a sidecar in a podman pod (shared
 // network and PID namespaces, as a Kubernetes pod with
 // shareProcessNamespace), with only CAP_BPF and CAP_PERFMON, exporting to a
-// real OTLP receiver on the host. Run by test/container/run.sh (npm run
-// test:container), which builds the image first and sets IMAGE and SECCOMP.
+// real OTLP receiver on the host. scripts/test (and test/container/run.sh,
+// npm run test:container) build the image first, with build-image.sh.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
@@ -11,8 +11,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SpanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 
+const REPO = path.resolve(__dirname, '../../..');
 const IMAGE = process.env.IMAGE ?? 'localhost/tcplife-otel:test';
-const SECCOMP = process.env.SECCOMP ?? path.resolve(__dirname, '../../../docker/seccomp-bpf.json');
+const SECCOMP = path.join(REPO, 'docker/seccomp-bpf.json'); // the profile users get
+// This machine's podman needs its ulimit defaults off (../shared/docs/machine.md).
+process.env.CONTAINERS_CONF ??= path.join(REPO, 'test/container/containers.conf');
 const PODMAN = ['--runtime', 'runc', '--cgroup-manager=cgroupfs'];
 const POD = `tlo-pod-${process.pid}`;
 const MINIMAL = ['--cap-drop=all', '--cap-add=BPF,PERFMON', '--security-opt', `seccomp=${SECCOMP}`];
@@ -30,6 +33,15 @@ function podman(args: string[], timeoutMs = 60_000): string {
   const r = spawnSync('podman', [...PODMAN, ...args], { encoding: 'utf8', timeout: timeoutMs });
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.error?.message ?? `exit ${r.status}`}: ${r.stderr.trim()}`);
   return r.stdout.trim();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 const envArgs = (env: Record<string, string>) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
@@ -74,6 +86,11 @@ describe('the image as a sidecar in a pod (podman)', function () {
   let agentId: string;
 
   before(async () => {
+    // Pods of earlier runs that died before their after() hook.
+    for (const name of podman(['pod', 'ls', '--format', '{{.Name}}']).split('\n')) {
+      const owner = /^tlo-pod-(\d+)$/.exec(name)?.[1];
+      if (owner && !alive(Number(owner))) spawnSync('podman', [...PODMAN, 'pod', 'rm', '-f', '-t', '0', name], { timeout: 60_000 });
+    }
     work = mkdtempSync(path.join(tmpdir(), 'tlo-pod-'));
     writeFileSync(path.join(work, 'app.js'), APP);
     // The pod shares its network and PID namespaces (--share pid: like
