@@ -25,6 +25,7 @@ enum session_role {
 #define SESSION_F_OWNER_KNOWN 0x04 /* pid/comm came from process context */
 #define SESSION_F_FIN_ACKED 0x08   /* our FIN was sent and acked: +1 in bytes_acked */
 #define SESSION_F_FIN_RECEIVED 0x10 /* the peer's FIN was counted in bytes_received */
+#define SESSION_F_FOUND_AT_START 0x20 /* open when the agent started: birth_ns is when it was found */
 
 /* Where the owner (pid, comm) came from; the first evidence wins. */
 enum owner_source {
@@ -32,6 +33,7 @@ enum owner_source {
 	OWNER_CONNECT = 1,    /* SYN_SENT: connect() */
 	OWNER_SOCKET_IO = 2,  /* first sendmsg/recvmsg on the socket */
 	OWNER_CLOSE = 3,      /* FIN_WAIT1 or LAST_ACK: close()/shutdown() */
+	OWNER_FOUND = 4,      /* found at start: a process holding the socket's file */
 };
 
 /* Kernel-side counters, one slot each in a per-CPU array. */
@@ -111,6 +113,7 @@ struct session_event {
 	__u64 bytes_acked;    /* tcp_sock.bytes_acked: sequence space, SYN/FIN count 1 */
 	__u64 bytes_received; /* tcp_sock.bytes_received: sequence space, FIN counts 1 */
 	__u64 cgroup_id;      /* cgroup v2 id of the owner, when known */
+	__u64 bytes_retrans;  /* tcp_sock.bytes_retrans: bytes retransmitted */
 	__u32 pid;            /* owner tgid (init pid namespace); 0 when unknown */
 	__u32 tid;            /* owner thread id; 0 when unknown */
 	__u32 netns;          /* network namespace inode */
@@ -118,6 +121,12 @@ struct session_event {
 	__u32 rcv_nxt;        /* at close: with bytes_received gives the peer's ISN */
 	__u32 ns_pid;         /* owner tgid in the agent's PID namespace; 0 outside it or unknown */
 	__u32 ns_tid;         /* owner thread id in the agent's PID namespace */
+	/* TCP health at close, as tcp_info reports it */
+	__u32 srtt_us;        /* smoothed RTT in µs, times 8 (tcp_sock.srtt_us); 0: no sample */
+	__u32 mdev_us;        /* RTT mean deviation in µs, times 4 (tcp_sock.mdev_us) */
+	__u32 total_retrans;  /* segments retransmitted */
+	__u32 segs_in;        /* segments received (tcp_sock.segs_in) */
+	__u32 segs_out;       /* segments sent */
 	__u16 family;         /* AF_INET or AF_INET6 */
 	__u16 lport;          /* host byte order */
 	__u16 rport;          /* host byte order */

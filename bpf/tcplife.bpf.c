@@ -154,6 +154,8 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
  * namespace sees them. 0: the agent sees host pids, ns_pid = pid. */
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
+/* Its depth (0: the initial namespace), for owners found at start. */
+const volatile __u32 pidns_level = 0;
 
 static __always_inline void count(__u32 which)
 {
@@ -433,6 +435,12 @@ static __always_inline void emit_session(struct sock *sk, struct sock_state *st,
 	e->bytes_received = READ(btf, tp, bytes_received);
 	e->snd_una = READ(btf, tp, snd_una);
 	e->rcv_nxt = READ(btf, tp, rcv_nxt);
+	e->srtt_us = READ(btf, tp, srtt_us);
+	e->mdev_us = READ(btf, tp, mdev_us);
+	e->total_retrans = READ(btf, tp, total_retrans);
+	e->bytes_retrans = READ(btf, tp, bytes_retrans);
+	e->segs_in = READ(btf, tp, segs_in);
+	e->segs_out = READ(btf, tp, segs_out);
 	e->error = READ(btf, sk, sk_err);
 	e->filter_gen = gen;
 	if (family == AF_INET) {
@@ -632,4 +640,113 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(owner_on_recv, struct sock *sk, int ret, int flags)
 {
 	return owner_from_io(sk);
+}
+
+/*
+ * Sessions already open when the agent starts: found once, by walking every
+ * task's open files (iter/task_file), and given state as if born then,
+ * marked SESSION_F_FOUND_AT_START, with the process holding the file as
+ * owner. Two passes: the first notes listening ports, the second takes a
+ * session on such a port (same network namespace) as accepted (server),
+ * any other as connected (client). User space runs the passes right after
+ * attaching: a session born since has state already and is left alone.
+ */
+#define ITER_PASS_LISTENERS 0
+#define ITER_PASS_SESSIONS 1
+__u32 iter_pass;
+__u64 found_sessions;
+
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct listener_key);
+	__type(value, __u8);
+} open_listeners SEC(".maps");
+
+/* The task's process id as the agent's PID namespace sees it; 0 outside it. */
+static __always_inline __u32 ns_tgid_of(struct task_struct *task)
+{
+	struct pid *pid;
+	struct upid up;
+
+	if (!pidns_ino)
+		return BPF_CORE_READ(task, tgid);
+	pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	if (!pid || BPF_CORE_READ(pid, level) < pidns_level)
+		return 0;
+	if (bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[pidns_level]))
+		return 0;
+	return BPF_CORE_READ(up.ns, ns.inum) == pidns_ino ? up.nr : 0;
+}
+
+SEC("iter/task_file")
+int find_open_sessions(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct listener_key lkey = {};
+	struct sock_state *st;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+	__u8 state, one = 1;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	/* BTF pointers, read directly: socket storage needs a typed sock */
+	sk = sock->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	state = sk->__sk_common.skc_state;
+	lkey.netns = sk->__sk_common.skc_net.net->ns.inum;
+	lkey.port = sk->__sk_common.skc_num;
+
+	if (iter_pass == ITER_PASS_LISTENERS) {
+		if (state == TCP_LISTEN)
+			bpf_map_update_elem(&open_listeners, &lkey, &one, BPF_ANY);
+		return 0;
+	}
+	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_RECV)
+		return 0;
+	if (excluded_from_birth(sk, true))
+		return 0;
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (st)
+		return 0; /* born since the probe attached, or already found through another file */
+	st = bpf_sk_storage_get(&sk_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(COUNTER_STORAGE_FAILED);
+		return 0;
+	}
+	if (st->flags)
+		return 0; /* a state change got there first */
+	st->birth_ns = bpf_ktime_get_boot_ns();
+	st->flags = SESSION_F_FOUND_AT_START;
+	if (state != TCP_SYN_SENT)
+		st->flags |= SESSION_F_ESTABLISHED; /* when is unknown: established_ns stays 0 */
+	st->role = state == TCP_SYN_SENT || !bpf_map_lookup_elem(&open_listeners, &lkey) ? ROLE_CLIENT : ROLE_SERVER;
+	/* the task is a thread group leader: the iterator visits one per file table */
+	st->pid = task->tgid;
+	st->tid = task->pid;
+	st->ns_pid = ns_tgid_of(task);
+	st->ns_tid = st->ns_pid;
+	st->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&st->comm, task, comm);
+	st->owner_source = OWNER_FOUND;
+	st->flags |= SESSION_F_OWNER_KNOWN;
+	found_sessions++;
+	return 0;
 }

@@ -13,7 +13,7 @@
 namespace {
 
 // Layout guards: the TypeScript decoder hard-codes these, a test compares them.
-static_assert(sizeof(session_event) == 144, "session_event size changed: update decode.ts");
+static_assert(sizeof(session_event) == 176, "session_event size changed: update decode.ts");
 static_assert(offsetof(session_event, laddr) % 4 == 0, "addresses must be 4-byte aligned");
 
 #define FIELD(obj, name)                                                         \
@@ -34,6 +34,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   FIELD(fields, bytes_acked);
   FIELD(fields, bytes_received);
   FIELD(fields, cgroup_id);
+  FIELD(fields, bytes_retrans);
   FIELD(fields, pid);
   FIELD(fields, tid);
   FIELD(fields, netns);
@@ -41,6 +42,11 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   FIELD(fields, rcv_nxt);
   FIELD(fields, ns_pid);
   FIELD(fields, ns_tid);
+  FIELD(fields, srtt_us);
+  FIELD(fields, mdev_us);
+  FIELD(fields, total_retrans);
+  FIELD(fields, segs_in);
+  FIELD(fields, segs_out);
   FIELD(fields, family);
   FIELD(fields, lport);
   FIELD(fields, rport);
@@ -64,10 +70,12 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   c("SESSION_F_OWNER_KNOWN", SESSION_F_OWNER_KNOWN);
   c("SESSION_F_FIN_ACKED", SESSION_F_FIN_ACKED);
   c("SESSION_F_FIN_RECEIVED", SESSION_F_FIN_RECEIVED);
+  c("SESSION_F_FOUND_AT_START", SESSION_F_FOUND_AT_START);
   c("OWNER_NONE", OWNER_NONE);
   c("OWNER_CONNECT", OWNER_CONNECT);
   c("OWNER_SOCKET_IO", OWNER_SOCKET_IO);
   c("OWNER_CLOSE", OWNER_CLOSE);
+  c("OWNER_FOUND", OWNER_FOUND);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("size", Napi::Number::New(env, sizeof(session_event)));

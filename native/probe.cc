@@ -129,6 +129,7 @@ Napi::Function Probe::Define(Napi::Env env) {
                          InstanceMethod<&Probe::FilterGeneration>("filterGeneration"),
                          InstanceMethod<&Probe::Drain>("drain"),
                          InstanceMethod<&Probe::Counters>("counters"),
+                         InstanceMethod<&Probe::FindOpenSessions>("findOpenSessions"),
                          InstanceMethod<&Probe::Stop>("stop"),
                      });
 }
@@ -178,10 +179,18 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
       double d = v.As<Napi::Number>().DoubleValue();
       return d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d)) ? d : -1.0;
     };
-    if (whole(dev) < 0 || whole(ino) <= 0)
-      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino} with non-negative integers, ino > 0");
+    Napi::Value level = o.Get("level");
+    if (whole(dev) < 0 || whole(ino) <= 0 || whole(level) < 0 || whole(level) > 32)
+      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino, level} with non-negative integers, ino > 0, level <= 32");
     pidns_dev_ = static_cast<uint64_t>(whole(dev));
     pidns_ino_ = static_cast<uint64_t>(whole(ino));
+    pidns_level_ = static_cast<uint32_t>(whole(level));
+  }
+  Napi::Value find = opts.Get("findOpenSessions");
+  if (!find.IsUndefined()) {
+    if (!find.IsBoolean()) throw Napi::TypeError::New(env, "findOpenSessions must be a boolean");
+    find_open_ = find.As<Napi::Boolean>().Value();
+    if (!find_open_) find_open_unavailable_ = "not asked for";
   }
   Napi::Value io = opts.Get("ownerFromSocketIo");
   if (!io.IsUndefined()) {
@@ -201,6 +210,7 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const 
   skel_->rodata->wakeup_bytes = wakeup_bytes_;
   skel_->rodata->pidns_dev = pidns_dev_;
   skel_->rodata->pidns_ino = pidns_ino_;
+  skel_->rodata->pidns_level = pidns_level_;
   bpf_map__set_max_entries(skel_->maps.events, ring_bytes_);
   // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
   if (btf) bpf_map__set_max_entries(skel_->maps.sk_states_lru, 1);
@@ -211,6 +221,8 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const 
   bpf_program__set_autoload(skel_->progs.set_state_tp, !btf);
   bpf_program__set_autoload(skel_->progs.owner_on_send, owner_io_attached_);
   bpf_program__set_autoload(skel_->progs.owner_on_recv, owner_io_attached_);
+  // Socket storage is what it fills: tp_btf only.
+  bpf_program__set_autoload(skel_->progs.find_open_sessions, btf && find_open_);
 
   *stage = "loading";
   int err = tcplife_bpf__load(skel_);
@@ -255,6 +267,15 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   } else {
     mechanism_ = Mechanism::kTpBtf;
     err = OpenLoadAttach(mechanism_, filters, &stage);
+    if (err && find_open_ && std::string(stage) == "loading" && err != -EPERM && err != -EACCES) {
+      // Perhaps only the iterator (iter/task_file, bpf_sock_from_file: 5.11)
+      // is what this kernel refuses: sessions open at start are then
+      // reported only when they close, as before.
+      find_open_unavailable_ = std::string("the kernel refused the iterator: ") + strerror(-err);
+      find_open_ = false;
+      Teardown();
+      err = OpenLoadAttach(mechanism_, filters, &stage);
+    }
     int e = err < 0 ? -err : err;
     // Fall back only when the BTF tracepoint itself is the problem: a
     // permission error or a filter the maps refuse would fail the same way twice.
@@ -293,6 +314,50 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   result.Set("mechanism", Napi::String::New(env, mech_name));
   result.Set("ownerFromSocketIo", Napi::Boolean::New(env, owner_io_attached_));
   result.Set("attachMs", Napi::Number::New(env, attach_ms));
+  return result;
+}
+
+// Runs the iterator's two passes (listening ports, then sessions): every
+// TCP session open now, and not yet followed, gets state with its owner.
+// Returns {found, ms}, or {found: -1, reason} when the iterator is absent.
+Napi::Value Probe::FindOpenSessions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!skel_) throw Napi::Error::New(env, "probe not started");
+  Napi::Object result = Napi::Object::New(env);
+  bpf_link* link = skel_->links.find_open_sessions;
+  if (!link) {
+    result.Set("found", Napi::Number::New(env, -1));
+    result.Set("reason", Napi::String::New(env, find_open_unavailable_.empty()
+                                                    ? "only with tp_btf (socket storage)"
+                                                    : find_open_unavailable_));
+    return result;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto run_pass = [&](uint32_t pass) -> int {
+    skel_->bss->iter_pass = pass;
+    int fd = bpf_iter_create(bpf_link__fd(link));
+    if (fd < 0) return -errno;
+    char buf[256];  // the program writes nothing: read() only drives the walk
+    ssize_t n;
+    do {
+      n = read(fd, buf, sizeof(buf));
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    return err;
+  };
+  int err = run_pass(0);
+  if (!err) err = run_pass(1);
+  // The listening ports were needed for the second pass only.
+  int map_fd = bpf_map__fd(skel_->maps.open_listeners);
+  uint8_t key[8], next[8];
+  while (bpf_map_get_next_key(map_fd, nullptr, next) == 0) {
+    memcpy(key, next, sizeof(key));
+    if (bpf_map_delete_elem(map_fd, key)) break;
+  }
+  if (err) throw ProbeError(env, err, "finding open sessions", std::string("the iterator failed: ") + strerror(-err));
+  result.Set("found", Napi::Number::New(env, static_cast<double>(skel_->bss->found_sessions)));
+  result.Set("ms", Napi::Number::New(env, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
   return result;
 }
 

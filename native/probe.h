@@ -28,6 +28,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value FilterGeneration(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value FindOpenSessions(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
 
   // Returns 0 or a negative errno; *stage names the step that failed. The
@@ -49,8 +50,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
   uint64_t wakeup_bytes_ = 64u << 10;
   uint64_t pidns_dev_ = 0;  // 0/0: the agent is in the initial PID namespace
   uint64_t pidns_ino_ = 0;
+  uint32_t pidns_level_ = 0;
   uint32_t drain_interval_ms_ = 50;
   bool owner_from_io_ = true;
+  // Load the iterator that finds sessions open at start (cleared when this
+  // kernel refuses it: the probe then loads without it).
+  bool find_open_ = true;
+  std::string find_open_unavailable_;
 
   // state
   tcplife_bpf* skel_ = nullptr;

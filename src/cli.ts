@@ -233,6 +233,12 @@ function main(argv: string[]): void {
   try {
     const info = agent.start();
     log(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
+    const open = info.openAtStart;
+    log(
+      open.reason === undefined
+        ? `found ${open.found} TCP sessions open at start in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`
+        : `TCP sessions open at start were not looked for (${open.reason}): they are reported when they close, as partial`,
+    );
     log(filters.scope.reason);
   } catch (err) {
     if (err instanceof ProbeError) {

@@ -52,6 +52,8 @@ export interface NativeProbe {
   filterGeneration(): number;
   drain(): number;
   counters(): NativeCounters;
+  /** Gives the TCP sessions open now state and owner (found: -1 when the kernel has no iterator for it). */
+  findOpenSessions(): { found: number; ms?: number; reason?: string };
   stop(): void;
 }
 
@@ -61,8 +63,9 @@ export interface NativeProbeOptions {
   wakeupBytes?: number;
   drainIntervalMs?: number;
   ownerFromSocketIo?: boolean;
+  findOpenSessions?: boolean;
   /** {dev, ino} of a PID namespace (nsfs stat); absent: the host's. */
-  pidNamespace?: { dev: number; ino: number };
+  pidNamespace?: { dev: number; ino: number; level: number };
 }
 
 export interface NativeAddon {

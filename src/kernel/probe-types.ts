@@ -11,11 +11,13 @@ export interface ProbeOptions {
   drainIntervalMs?: number;
   /** Take the owner of accepted sockets from their first sendmsg/recvmsg. Default true. */
   ownerFromSocketIo?: boolean;
+  /** Find the sessions open at start, right after attaching (ProbeInfo.openAtStart). Default true. */
+  findOpenSessions?: boolean;
   /**
    * The PID namespace whose view of owners' PIDs sessions carry (their
    * `pid`); null: the host's. Default: the agent's own (see ownPidNamespace).
    */
-  pidNamespace?: { dev: number; ino: number } | null;
+  pidNamespace?: { dev: number; ino: number; level: number } | null;
 }
 
 /**
@@ -70,6 +72,12 @@ export interface ProbeInfo {
   ownerFromSocketIo: boolean;
   /** Milliseconds from open to attached. */
   attachMs: number;
+  /**
+   * Sessions open at start, found and given state right after attaching:
+   * how many, or -1 with the reason when they could not be looked for
+   * (they are then reported at close without owner or role).
+   */
+  openAtStart: { found: number; ms: number; reason?: undefined } | { found: -1; ms?: undefined; reason: string };
 }
 
 /** Kernel-side and reader-side counters since start. */

@@ -70,9 +70,20 @@ export class SessionProbe {
       throw fromNative(err);
     }
     this.started = true;
+    info.openAtStart = this.findOpenSessions();
     this.clockTimer = setInterval(() => this.clock.refresh(), CLOCK_REFRESH_MS);
     this.clockTimer.unref();
     return info;
+  }
+
+  /** Sessions open now (before the probe) get state and owner: see ProbeInfo.openAtStart. */
+  private findOpenSessions(): ProbeInfo['openAtStart'] {
+    try {
+      const r = this.native.findOpenSessions();
+      return r.found < 0 ? { found: -1, reason: r.reason ?? 'unavailable' } : { found: r.found, ms: r.ms ?? 0 };
+    } catch (err) {
+      return { found: -1, reason: (err as Error).message };
+    }
   }
 
   /**

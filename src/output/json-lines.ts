@@ -3,6 +3,7 @@
  * table, it keeps partial sessions (partial: true, null durations) and
  * exact byte counts, and carries its own RFC 3339 timestamps.
  */
+import { connectionIds } from '../telemetry/connection-ids';
 import type { TcpSession, WallTime } from '../sessions/tcp-session';
 import { isPartial } from './table';
 
@@ -30,6 +31,11 @@ export function rfc3339Micros(t: WallTime): string {
     cachedSecond = secs;
   }
   return `${cachedPrefix}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z`;
+}
+
+/** Whole microseconds to milliseconds (3 decimals, as ss prints them). */
+function usToMs(us: number): number {
+  return us / 1000;
 }
 
 /** Nanoseconds to milliseconds with microsecond precision (3 decimals). */
@@ -61,6 +67,13 @@ export function sessionToJson(s: TcpSession): Record<string, unknown> {
     end: rfc3339Micros(s.endTime),
     host_pid: s.hostPid, // differs from pid when the agent has its own PID namespace
     container_id: s.containerId ?? null,
+    rtt_ms: s.rttUs === undefined ? null : usToMs(s.rttUs),
+    retrans_segments: s.retransSegments,
+    retrans_bytes: s.retransBytes,
+    segs_in: s.segmentsIn,
+    segs_out: s.segmentsOut,
+    trace_id: connectionIds(s)?.traceId ?? null, // the connection's, as its spans carry it
+    found_at: s.foundAt === undefined ? null : rfc3339Micros(s.foundAt),
   };
 }
 
@@ -76,12 +89,16 @@ export function jsonLine(s: TcpSession): string {
   const handshake = partial || s.handshakeNs === undefined ? 'null' : String(nsToMs(s.handshakeNs));
   const error = s.error === undefined ? 'null' : `"${s.error}"`;
   const start = partial || s.startTime === undefined ? 'null' : `"${rfc3339Micros(s.startTime)}"`;
+  const traceId = connectionIds(s)?.traceId;
   return (
     `{"pid":${s.pid},"comm":${JSON.stringify(s.comm)},"family":${s.family},` +
     `"laddr":"${s.localAddress}","lport":${s.localPort},"raddr":"${s.remoteAddress}","rport":${s.remotePort},` +
     `"tx_bytes":${s.bytesSent},"rx_bytes":${s.bytesReceived},"duration_ms":${duration},"handshake_ms":${handshake},` +
     `"role":"${s.role}","outcome":"${s.outcome}","error":${error},"state_before_close":"${s.stateBeforeClose}",` +
     `"partial":${partial},"start":${start},"end":"${rfc3339Micros(s.endTime)}",` +
-    `"host_pid":${s.hostPid},"container_id":${s.containerId === undefined ? 'null' : `"${s.containerId}"`}}`
+    `"host_pid":${s.hostPid},"container_id":${s.containerId === undefined ? 'null' : `"${s.containerId}"`},` +
+    `"rtt_ms":${s.rttUs === undefined ? 'null' : usToMs(s.rttUs)},"retrans_segments":${s.retransSegments},"retrans_bytes":${s.retransBytes},` +
+    `"segs_in":${s.segmentsIn},"segs_out":${s.segmentsOut},"trace_id":${traceId === undefined ? 'null' : `"${traceId}"`},` +
+    `"found_at":${s.foundAt === undefined ? 'null' : `"${rfc3339Micros(s.foundAt)}"`}}`
   );
 }

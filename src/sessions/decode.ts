@@ -16,6 +16,7 @@ const OWNER_SOURCES: Record<number, OwnerSource> = {
   [OWNER.CONNECT]: 'connect',
   [OWNER.SOCKET_IO]: 'socket_io',
   [OWNER.CLOSE]: 'close',
+  [OWNER.FOUND]: 'found',
 };
 
 const textDecoder = new TextDecoder('utf-8');
@@ -59,6 +60,7 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
   const established = (flags & FLAG.ESTABLISHED) !== 0;
   const end = time(F.end_ns);
   const birth = birthSeen ? time(F.birth_ns) : undefined;
+  const found = flags & FLAG.FOUND_AT_START ? time(F.birth_ns) : undefined;
   const establishedAt = established ? time(F.established_ns) : undefined;
   const ipv4 = u16(F.family) === AF_INET;
   const addr = ipv4 ? ipv4ToString : ipv6ToString;
@@ -72,6 +74,7 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
   const finInReceived = flags & FLAG.FIN_RECEIVED ? 1 : 0;
 
   const oldstate = u8(F.oldstate);
+  const srtt = u32(F.srtt_us); // µs << 3, as the kernel keeps it
   const errno = u8(F.error);
 
   return {
@@ -90,6 +93,7 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
     netns: u32(F.netns),
     filterGeneration: u8(F.filter_gen),
     startTime: birth ? clock.toWall(birth) : undefined,
+    foundAt: found ? clock.toWall(found) : undefined,
     endTime: clock.toWall(end),
     durationNs: birth ? diffNs(birth, end) : undefined,
     handshakeNs: birth && establishedAt ? diffNs(birth, establishedAt) : undefined,
@@ -101,6 +105,13 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
     outcome: sessionOutcome(oldstate, errno),
     error: errnoName(errno),
     cookie: u64(F.cookie),
+    // In whole µs, as tcp_info (and so ss -ti) gives them.
+    rttUs: srtt === 0 ? undefined : srtt >>> 3,
+    rttVarUs: srtt === 0 ? undefined : u32(F.mdev_us) >>> 2,
+    retransSegments: u32(F.total_retrans),
+    retransBytes: u64(F.bytes_retrans),
+    segmentsIn: u32(F.segs_in),
+    segmentsOut: u32(F.segs_out),
     sndUna: u32(F.snd_una),
     rcvNxt: u32(F.rcv_nxt),
     endBootNs: end[0] * 1e9 + end[1],

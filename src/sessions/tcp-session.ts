@@ -38,7 +38,7 @@ export const FAILED_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>([
 ]);
 
 /** Where the owner came from; 'none' means pid 0 and an empty comm. */
-export type OwnerSource = 'none' | 'connect' | 'socket_io' | 'close';
+export type OwnerSource = 'none' | 'connect' | 'socket_io' | 'close' | 'found';
 
 /** One TCP session from birth (or first sight) to close. */
 export interface TcpSession {
@@ -72,6 +72,11 @@ export interface TcpSession {
   filterGeneration: number;
   /** Birth: first state seen (SYN_SENT or SYN_RECV). Undefined when not observed. */
   startTime?: WallTime;
+  /**
+   * Sessions open when the agent started (found then, birth unseen: partial):
+   * when they were found. Their role and owner come from that moment.
+   */
+  foundAt?: WallTime;
   /** Close. */
   endTime: WallTime;
   /** Birth to close in ns; undefined when the birth was not observed. */
@@ -92,6 +97,16 @@ export interface TcpSession {
   error?: string;
   /** The socket cookie (unique for the boot), 0 with the classic tracepoint. */
   cookie: number;
+  /** Smoothed RTT at close, whole µs (tcp_info's rtt); undefined without an RTT sample. */
+  rttUs?: number;
+  /** RTT mean deviation at close, µs (tcp_info's rttvar); undefined without an RTT sample. */
+  rttVarUs?: number;
+  /** Segments retransmitted, and their bytes. */
+  retransSegments: number;
+  retransBytes: number;
+  /** Segments received and sent, retransmissions and pure ACKs included (tcp_info's segs_in/segs_out). */
+  segmentsIn: number;
+  segmentsOut: number;
   /** snd_una and rcv_nxt at close (u32): with the raw byte counts they give both ISNs. */
   sndUna: number;
   rcvNxt: number;

@@ -12,7 +12,8 @@
  * cli.ts has validated the same variables already.
  *
  * Where it differs from the direct path (the SDK's behaviour, not ours):
- * - trace and span ids come from the SDK's id generator;
+ * - trace and span ids are the same (connection-ids.ts), handed to the SDK
+ *   through its IdGenerator and, for a server span, a remote parent context;
  * - a numeric attribute goes out as an int whenever its value is a whole
  *   number: tcplife.handshake_ms of exactly 0 arrives as int, not double;
  * - no retry: the gRPC exporter fails the batch on any error (dropped);
@@ -21,7 +22,10 @@
 import { inspect } from 'node:util';
 import {
   createNoopMeter,
+  context,
   diag,
+  trace,
+  TraceFlags,
   DiagLogLevel,
   SpanKind as ApiSpanKind,
   SpanStatusCode,
@@ -34,17 +38,31 @@ import {
 } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type BufferConfig } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, RandomIdGenerator, type BufferConfig, type IdGenerator } from '@opentelemetry/sdk-trace-base';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
+import { connectionIds, type ConnectionIds } from './connection-ids';
 import { sessionToSpan } from './session-to-span';
 import { StatusCode, type Attribute, type AttributeValue, type SpanKindCode } from './span-record';
 
-/**
- * sessionToSpan needs ids; the SDK makes its own and these are thrown away.
- * Constant (valid: not all zero) so that no random bytes are drawn for them.
- */
+/** For sessionToSpan when the SDK draws random ids itself (valid: not all zero). */
 const UNUSED_IDS = { traceId: '00000000000000000000000000000001', spanId: '0000000000000001' };
+
+/**
+ * The SDK asks its IdGenerator for a span's ids while starting it: this one
+ * answers with the ids set just before (those of the connection), else
+ * random ones as the SDK's own generator would.
+ */
+class NextIds implements IdGenerator {
+  next: ConnectionIds | undefined;
+  private readonly random = new RandomIdGenerator();
+  generateTraceId(): string {
+    return this.next?.traceId ?? this.random.generateTraceId();
+  }
+  generateSpanId(): string {
+    return this.next?.spanId ?? this.random.generateSpanId();
+  }
+}
 
 /** OTLP Span.SpanKind numbers (span-record.ts) -> the API's enum, which counts from INTERNAL = 0. */
 const API_KIND: Readonly<Record<SpanKindCode, ApiSpanKind>> = {
@@ -168,6 +186,7 @@ export class SdkSpanSink implements SessionSink {
   private readonly processed = new ProcessedSpans();
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
+  private readonly ids = new NextIds();
   private started = 0;
   private closing: Promise<void> | undefined;
   /** Set once close() has ended: what the SDK never settled then is counted as dropped at shutdown. */
@@ -191,6 +210,7 @@ export class SdkSpanSink implements SessionSink {
       // One Resource object for every span: the OTLP transformer groups spans by resource identity.
       resource: resourceFromAttributes(plainAttributes(resource)),
       spanProcessors: [processor],
+      idGenerator: this.ids,
     });
     this.tracer = this.provider.getTracer(scope.name, scope.version);
   }
@@ -199,13 +219,21 @@ export class SdkSpanSink implements SessionSink {
 
   write(batch: readonly TcpSession[]): void {
     for (const session of batch) {
-      const rec = sessionToSpan(session, UNUSED_IDS);
+      const ids = connectionIds(session);
+      this.ids.next = ids;
+      const rec = sessionToSpan(session, ids ?? UNUSED_IDS); // the SDK takes ids from this.ids
+      // A server span's parent is its client's span, known by id only.
+      const parent =
+        ids?.parentSpanId === undefined
+          ? context.active()
+          : trace.setSpanContext(context.active(), { traceId: ids.traceId, spanId: ids.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
       // [seconds, nanoseconds] is the SDK's HrTime: kept exactly, no conversion.
-      const span = this.tracer.startSpan(rec.name, {
-        kind: API_KIND[rec.kind],
-        attributes: plainAttributes(rec.attributes),
-        startTime: rec.startTime,
-      });
+      const span = this.tracer.startSpan(
+        rec.name,
+        { kind: API_KIND[rec.kind], attributes: plainAttributes(rec.attributes), startTime: rec.startTime, root: ids?.parentSpanId === undefined },
+        parent,
+      );
+      this.ids.next = undefined;
       if (rec.status.code === StatusCode.ERROR) span.setStatus({ code: SpanStatusCode.ERROR, message: rec.status.message });
       span.end(rec.endTime);
     }

@@ -25,6 +25,14 @@ const FAILURE_MESSAGES: Readonly<Partial<Record<Outcome, string>>> = {
   reset_locally: 'connection reset locally',
 };
 
+/** Which end ended an established session: its FIN or its RST came first. */
+const CLOSED_BY: Readonly<Partial<Record<Outcome, 'local' | 'peer'>>> = {
+  closed_locally: 'local',
+  reset_locally: 'local',
+  closed_by_peer: 'peer',
+  reset_by_peer: 'peer',
+};
+
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 const IPV4_MAPPED = /^::ffff:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i;
@@ -37,20 +45,24 @@ const bool = (key: string, value: boolean): Attribute => ({ key, value: { bool: 
 /**
  * The span for one session.
  * - start = birth, end = close (wall clock). A partial session (birth not
- *   seen: startTime undefined) starts at its end and carries
- *   tcplife.partial = true; complete sessions do not carry the key.
+ *   seen: startTime undefined) carries tcplife.partial = true (complete
+ *   sessions do not carry the key); it starts when the agent found it open
+ *   at start (tcplife.found_at_start), else at its end.
  * - kind: CLIENT (role client), SERVER (role server), INTERNAL (unknown).
  * - status: ERROR with a short message for FAILED_OUTCOMES, else UNSET.
  * Throws a RangeError when an id is not lowercase hex of the right length,
  * or is all zeros (OTLP treats those as invalid).
  */
-export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: string }): SpanRecord {
+export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: string; parentSpanId?: string }): SpanRecord {
   checkId('traceId', ids.traceId, TRACE_ID);
   checkId('spanId', ids.spanId, SPAN_ID);
+  if (ids.parentSpanId !== undefined) checkId('parentSpanId', ids.parentSpanId, SPAN_ID);
   const partial = s.startTime === undefined;
   const endTime: WallTime = [s.endTime[0], s.endTime[1]];
-  const startTime: WallTime = s.startTime === undefined ? [endTime[0], endTime[1]] : [s.startTime[0], s.startTime[1]];
-  return {
+  // A partial session starts when it was found, else at its end.
+  const from = s.startTime ?? s.foundAt ?? endTime;
+  const startTime: WallTime = [from[0], from[1]];
+  const span: SpanRecord = {
     traceId: ids.traceId,
     spanId: ids.spanId,
     name: spanName(s),
@@ -60,6 +72,8 @@ export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: str
     attributes: spanAttributes(s, partial),
     status: spanStatus(s),
   };
+  if (ids.parentSpanId !== undefined) span.parentSpanId = ids.parentSpanId;
+  return span;
 }
 
 /** The span name (see the module comment): never contains an address. */
@@ -131,7 +145,18 @@ function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
     str('tcplife.state_before_close', s.stateBeforeClose),
     str('tcplife.owner_source', s.ownerSource),
   );
+  // TCP health at close, as tcp_info (ss -ti) shows it.
+  if (s.rttUs !== undefined) a.push(double('tcplife.rtt_ms', s.rttUs / 1000), double('tcplife.rttvar_ms', (s.rttVarUs ?? 0) / 1000));
+  a.push(
+    int('tcplife.retrans_segments', s.retransSegments),
+    int('tcplife.retrans_bytes', s.retransBytes),
+    int('tcplife.segments_in', s.segmentsIn),
+    int('tcplife.segments_out', s.segmentsOut),
+  );
+  const closedBy = CLOSED_BY[s.outcome];
+  if (closedBy) a.push(str('tcplife.closed_by', closedBy));
   if (partial) a.push(bool('tcplife.partial', true));
+  if (s.foundAt !== undefined) a.push(bool('tcplife.found_at_start', true));
   if (FAILED_OUTCOMES.has(s.outcome)) a.push(str('error.type', s.error ?? s.outcome));
   return a;
 }

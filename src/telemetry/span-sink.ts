@@ -2,11 +2,18 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
+import { connectionIds } from './connection-ids';
 import { sessionToSpan } from './session-to-span';
 import type { SpanRecord } from './span-record';
 import type { OtlpSpanExporter } from './span-exporter';
 
 const SPAN_CHUNK = 64;
+
+/** Ids for a session whose connection cannot be identified (its role is unknown). */
+function randomIds(): { traceId: string; spanId: string } {
+  const hex = randomBytes(24).toString('hex');
+  return { traceId: hex.slice(0, 32), spanId: hex.slice(32) };
+}
 
 export class SpanSink implements SessionSink {
   constructor(private readonly exporter: OtlpSpanExporter) {}
@@ -14,14 +21,12 @@ export class SpanSink implements SessionSink {
   open(): void {}
 
   write(batch: readonly TcpSession[]): void {
-    // One random draw per batch: 16 bytes of trace id and 8 of span id each.
-    const ids = randomBytes(batch.length * 24).toString('hex');
     // Span records are handed over (and encoded) a few at a time, so that
     // they die young: see SessionProbe.start.
     for (let first = 0; first < batch.length; first += SPAN_CHUNK) {
       const spans: SpanRecord[] = [];
       for (let i = first; i < Math.min(batch.length, first + SPAN_CHUNK); i++) {
-        spans.push(sessionToSpan(batch[i], { traceId: ids.slice(i * 48, i * 48 + 32), spanId: ids.slice(i * 48 + 32, i * 48 + 48) }));
+        spans.push(sessionToSpan(batch[i], connectionIds(batch[i]) ?? randomIds()));
       }
       this.exporter.add(spans);
     }

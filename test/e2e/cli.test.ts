@@ -15,6 +15,7 @@ const HEADER_CSV = 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS';
 const JSON_KEYS = [
   'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
   'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end', 'host_pid', 'container_id',
+  'rtt_ms', 'retrans_segments', 'retrans_bytes', 'segs_in', 'segs_out', 'trace_id', 'found_at',
 ];
 
 /** A line appears this soon after the session closed, while the CLI still runs. */

@@ -36,6 +36,7 @@ interface Line {
   lport: number;
   raddr: string;
   rport: number;
+  found_at: string | null;
   tx_bytes: number;
   rx_bytes: number;
   duration_ms: number | null;
@@ -264,22 +265,27 @@ describe('configuration through the command line (e2e)', function () {
       assertUserspaceCounts(r.counters, 2, 2, '--min-bytes');
     });
 
-    it('partial sessions (opened before the agent): --min-duration lets them pass, --role never matches them', async function () {
-      // Opened before the agent starts: their birth is not seen; their owner comes from close().
+    it('partial sessions (open before the agent): --min-duration lets them pass; --role judges them by the role found at start', async function () {
+      // Opened before the agent starts: their birth is not seen; the agent
+      // finds them at start, with owner and role.
       let open = await a.open(V4, portA);
       let agent = await startAgent(['-j', '-p', String(a.pid), '--min-duration', '100000']);
       await a.closeOpen(open.handle);
       await a.talk({ host: V4, port: portA, clientSends: 10, serverSends: 20 });
       const partial = { clientPort: open.clientPort, serverPort: portA, peerSaw: null };
       let r = await finish(agent, bothEnds(partial, 'partial'), '--min-duration, partial');
-      for (const l of r.lines) assert.deepEqual([l.partial, l.duration_ms, l.role, l.pid], [true, null, 'unknown', a.pid], show([l]));
+      for (const l of r.lines) {
+        const role = l.lport === open.clientPort ? 'client' : 'server';
+        assert.deepEqual([l.partial, l.duration_ms, l.role, l.pid, l.found_at !== null], [true, null, role, a.pid, true], show([l]));
+      }
       assertUserspaceCounts(r.counters, 2, 2, '--min-duration, partial');
 
       open = await a.open(V4, portA);
-      agent = await startAgent(['-j', '-p', String(a.pid), '--role', 'client,server']);
+      agent = await startAgent(['-j', '-p', String(a.pid), '--role', 'server']);
       await a.closeOpen(open.handle);
       const fresh = await a.talk({ host: V4, port: portA, clientSends: 10, serverSends: 20 });
-      r = await finish(agent, bothEnds(fresh, 'fresh'), '--role, partial');
+      const found = { clientPort: open.clientPort, serverPort: portA, peerSaw: null };
+      r = await finish(agent, [serverEnd(found, 'found'), serverEnd(fresh, 'fresh')], '--role, partial');
       assertUserspaceCounts(r.counters, 2, 2, '--role, partial');
     });
 

@@ -78,7 +78,16 @@ describe('span export through the OpenTelemetry SDK (TCPLIFE_EXPORT_PIPELINE=sdk
     assert.equal(client.status.code, 0);
     assert.ok(client.endTimeUnixNano > client.startTimeUnixNano);
     assert.match(client.traceId, /^[0-9a-f]{32}$/);
-    assert.notEqual(client.traceId, '00000000000000000000000000000001', 'the SDK makes its own ids');
+    // The connection's ids, through the SDK: the server end in the client's trace, its child.
+    let server: ReceivedSpan | undefined;
+    while (Date.now() < deadline && !server) {
+      server = receiver.spans().find((s) => s.kind === SpanKind.SERVER && Number(s.attributes['server.port']) === c.port);
+      if (!server) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(server, 'the server span');
+    assert.equal(server.traceId, client.traceId);
+    assert.equal(server.parentSpanId, client.spanId);
+    assert.equal(client.parentSpanId, '');
     assert.equal(client.resource.attributes['service.name'], 'tlo-export-sdk-test');
     assert.equal(client.scope.name, 'tcplife-otel');
 

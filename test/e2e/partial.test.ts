@@ -1,5 +1,7 @@
-// Sessions that opened before the probe started: reported at close, marked
-// partial, with the owner taken at close() (no tcplife version reports them).
+// Sessions that opened before the probe started: found at start (owner and
+// role from then), reported at close, marked partial. Without the search at
+// start, still reported at close, with the owner taken at close(). No
+// tcplife version reports them.
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { once } from 'node:events';
@@ -29,8 +31,8 @@ describe('sessions older than the probe', () => {
     server?.close();
   });
 
-  it('are reported at close, marked partial, with the owner of close()', async () => {
-    // Open a connection before the probe exists...
+  /** A loopback connection opened now, before any probe; then `trace` runs and the client closes first. */
+  async function openedBefore(trace: () => SessionProbe, seen: TcpSession[]): Promise<{ ends: TcpSession[]; port: number; before: number }> {
     server = net.createServer({ allowHalfOpen: true });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -40,10 +42,7 @@ describe('sessions older than the probe', () => {
     await once(client, 'connect');
     const [serverEnd] = (await accepted) as [net.Socket];
 
-    // ...then start tracing, exchange data and close: client first.
-    const seen: TcpSession[] = [];
-    probe = new SessionProbe();
-    probe.start(ANY, (b) => seen.push(...b));
+    probe = trace();
     const before = probe.counters().birthMissed;
     serverEnd.on('data', () => {});
     client.on('data', () => {});
@@ -51,8 +50,42 @@ describe('sessions older than the probe', () => {
     await once(serverEnd, 'end');
     serverEnd.end();
     await once(client, 'close');
+    return { ends: await waitFor(probe, seen, (s) => s.localPort === port || s.remotePort === port, 2), port, before };
+  }
 
-    const ends = await waitFor(probe, seen, (s) => s.localPort === port || s.remotePort === port, 2);
+  it('are found at start: reported at close, marked partial, with owner and role from then, bytes exact', async () => {
+    const seen: TcpSession[] = [];
+    const started = Date.now();
+    const { ends, port } = await openedBefore(() => {
+      const p = new SessionProbe();
+      const info = p.start(ANY, (b) => seen.push(...b));
+      assert.ok(info.openAtStart.found >= 2, `found ${info.openAtStart.found}`);
+      return p;
+    }, seen);
+    for (const s of ends) {
+      assert.equal(s.startTime, undefined, 'start not observed');
+      assert.ok(s.foundAt && s.foundAt[0] * 1000 >= started - 1000, 'found when the probe started');
+      assert.equal(s.pid, process.pid);
+      assert.equal(s.ownerSource, 'found');
+      const json = JSON.parse(jsonLine(s));
+      assert.equal(json.partial, true);
+      assert.equal(json.start, null);
+    }
+    const clientEnd = ends.find((s) => s.remotePort === port)!;
+    const serverEnd = ends.find((s) => s.localPort === port)!;
+    assert.equal(clientEnd.role, 'client');
+    assert.equal(serverEnd.role, 'server');
+    assert.equal(clientEnd.bytesSent, 300, 'the role is known: the SYN is not counted as payload');
+    assert.equal(serverEnd.bytesReceived, 300);
+  });
+
+  it('without the search at start: reported at close, marked partial, with the owner of close()', async () => {
+    const seen: TcpSession[] = [];
+    const { ends, port, before } = await openedBefore(() => {
+      const p = new SessionProbe({ findOpenSessions: false });
+      assert.deepEqual(p.start(ANY, (b) => seen.push(...b)).openAtStart, { found: -1, reason: 'not asked for' });
+      return p;
+    }, seen);
     for (const s of ends) {
       assert.equal(s.startTime, undefined, 'start not observed');
       assert.equal(s.durationNs, undefined);
@@ -68,6 +101,6 @@ describe('sessions older than the probe', () => {
     assert.equal(clientEnd.outcome, 'closed_locally');
     // The client's FIN was acked (FIN_WAIT2): only its SYN could remain in the count.
     assert.ok(clientEnd.bytesSent === 300 || clientEnd.bytesSent === 301, `bytesSent ${clientEnd.bytesSent}`);
-    assert.equal(probe.counters().birthMissed - before, 2);
+    assert.equal(probe!.counters().birthMissed - before, 2);
   });
 });

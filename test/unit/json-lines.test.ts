@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { TcpSession, WallTime } from '../../src/sessions/tcp-session';
 import { jsonLine, rfc3339Micros, sessionToJson } from '../../src/output/json-lines';
+import { connectionIds } from '../../src/telemetry/connection-ids';
 import { sampleSession } from '../support/sample-session';
 
 const session = sampleSession;
@@ -8,6 +9,7 @@ const session = sampleSession;
 const KEYS = [
   'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
   'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end', 'host_pid', 'container_id',
+  'rtt_ms', 'retrans_segments', 'retrans_bytes', 'segs_in', 'segs_out', 'trace_id', 'found_at',
 ];
 
 describe('JSON lines', () => {
@@ -51,6 +53,13 @@ describe('JSON lines', () => {
         end: '2026-11-26T06:15:52.246913Z',
         host_pid: 1234,
         container_id: null,
+        rtt_ms: 0.25,
+        retrans_segments: 0,
+        retrans_bytes: 0,
+        segs_in: 740,
+        segs_out: 12,
+        trace_id: connectionIds(session({}))!.traceId,
+        found_at: null,
       });
     });
 
@@ -126,7 +135,8 @@ describe('JSON lines', () => {
         '{"pid":1234,"comm":"curl","family":4,"laddr":"10.0.0.5","lport":45678,"raddr":"93.184.216.34","rport":443,' +
           '"tx_bytes":2548,"rx_bytes":1048577,"duration_ms":null,"handshake_ms":null,"role":"unknown",' +
           '"outcome":"closed_locally","error":null,"state_before_close":"FIN_WAIT2","partial":true,' +
-          '"start":null,"end":"2026-11-26T06:15:52.246913Z","host_pid":1234,"container_id":null}',
+          '"start":null,"end":"2026-11-26T06:15:52.246913Z","host_pid":1234,"container_id":null,' +
+          '"rtt_ms":0.25,"retrans_segments":0,"retrans_bytes":0,"segs_in":740,"segs_out":12,"trace_id":null,"found_at":null}',
       );
     });
   });

@@ -63,6 +63,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_locally'),
         'tcplife.state_before_close': S('FIN_WAIT2'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('local'),
       },
       status: { code: StatusCode.UNSET },
     },
@@ -111,6 +118,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_by_peer'),
         'tcplife.state_before_close': S('LAST_ACK'),
         'tcplife.owner_source': S('socket_io'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('peer'),
       },
       status: { code: StatusCode.UNSET },
     },
@@ -144,6 +158,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_locally'),
         'tcplife.state_before_close': S('FIN_WAIT2'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('local'),
       },
       status: { code: StatusCode.UNSET },
     },
@@ -175,6 +196,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_locally'),
         'tcplife.state_before_close': S('FIN_WAIT2'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('local'),
       },
       status: { code: StatusCode.UNSET },
     },
@@ -213,6 +241,12 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('refused'),
         'tcplife.state_before_close': S('SYN_SENT'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
         'error.type': S('ECONNREFUSED'),
       },
       status: { code: StatusCode.ERROR, message: 'connection refused' },
@@ -245,6 +279,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('reset_by_peer'),
         'tcplife.state_before_close': S('ESTABLISHED'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('peer'),
         'error.type': S('ECONNRESET'),
       },
       status: { code: StatusCode.ERROR, message: 'connection reset by peer' },
@@ -288,6 +329,12 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('timeout'),
         'tcplife.state_before_close': S('SYN_SENT'),
         'tcplife.owner_source': S('connect'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
         'error.type': S('ETIMEDOUT'),
       },
       status: { code: StatusCode.ERROR, message: 'connection timed out' },
@@ -325,6 +372,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_by_peer'),
         'tcplife.state_before_close': S('LAST_ACK'),
         'tcplife.owner_source': S('none'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('peer'),
         'tcplife.partial': B(true),
       },
       status: { code: StatusCode.UNSET },
@@ -369,6 +423,13 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('closed_locally'),
         'tcplife.state_before_close': S('FIN_WAIT2'),
         'tcplife.owner_source': S('close'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
+        'tcplife.closed_by': S('local'),
       },
       status: { code: StatusCode.UNSET },
     },
@@ -412,6 +473,12 @@ const cases: Array<[string, Partial<TcpSession>, Expected]> = [
         'tcplife.outcome': S('handshake_aborted'),
         'tcplife.state_before_close': S('SYN_RECV'),
         'tcplife.owner_source': S('none'),
+        'tcplife.rtt_ms': D(0.25),
+        'tcplife.rttvar_ms': D(0.125),
+        'tcplife.retrans_segments': I(0),
+        'tcplife.retrans_bytes': I(0),
+        'tcplife.segments_in': I(740),
+        'tcplife.segments_out': I(12),
         'error.type': S('handshake_aborted'),
       },
       status: { code: StatusCode.ERROR, message: 'handshake aborted' },
@@ -507,6 +574,30 @@ describe('sessionToSpan', () => {
     const span = sessionToSpan(sampleSession({ startTime: undefined, durationNs: undefined }), IDS);
     assert.deepEqual(span.startTime, span.endTime);
     assert.notEqual(span.startTime, span.endTime);
+  });
+
+  it('a session found open at start starts when it was found, and says so', () => {
+    const foundAt: WallTime = [1795673700, 5];
+    const span = sessionToSpan(sampleSession({ startTime: undefined, durationNs: undefined, handshakeNs: undefined, foundAt, ownerSource: 'found' }), IDS);
+    assert.deepEqual(span.startTime, foundAt);
+    const attrs = Object.fromEntries(span.attributes.map((a) => [a.key, a.value]));
+    assert.deepEqual(attrs['tcplife.partial'], { bool: true });
+    assert.deepEqual(attrs['tcplife.found_at_start'], { bool: true });
+    assert.deepEqual(attrs['tcplife.owner_source'], { string: 'found' });
+  });
+
+  it('health: no RTT sample, no rtt attributes; retransmissions as counted; a refused connect has no closing side', () => {
+    const span = sessionToSpan(sampleSession({ rttUs: undefined, rttVarUs: undefined, retransSegments: 6, retransBytes: 0, outcome: 'refused', stateBeforeClose: 'SYN_SENT' }), IDS);
+    const attrs = Object.fromEntries(span.attributes.map((a) => [a.key, a.value]));
+    assert.equal(attrs['tcplife.rtt_ms'], undefined);
+    assert.equal(attrs['tcplife.rttvar_ms'], undefined);
+    assert.deepEqual(attrs['tcplife.retrans_segments'], { int: 6 });
+    assert.equal(attrs['tcplife.closed_by'], undefined);
+  });
+
+  it('a parent span id is carried, and checked like the others', () => {
+    assert.equal(sessionToSpan(sampleSession({}), { ...IDS, parentSpanId: 'abcdef0123456789' }).parentSpanId, 'abcdef0123456789');
+    assert.throws(() => sessionToSpan(sampleSession({}), { ...IDS, parentSpanId: '0'.repeat(16) }), RangeError);
   });
 
   it('SpanKind and StatusCode carry OTLP numbers', () => {

@@ -27,12 +27,14 @@ describe('wire layout (bpf/session_event.h vs src/sessions/wire.ts)', () => {
       OWNER_KNOWN: c.SESSION_F_OWNER_KNOWN,
       FIN_ACKED: c.SESSION_F_FIN_ACKED,
       FIN_RECEIVED: c.SESSION_F_FIN_RECEIVED,
+      FOUND_AT_START: c.SESSION_F_FOUND_AT_START,
     });
     assert.deepEqual(OWNER, {
       NONE: c.OWNER_NONE,
       CONNECT: c.OWNER_CONNECT,
       SOCKET_IO: c.OWNER_SOCKET_IO,
       CLOSE: c.OWNER_CLOSE,
+      FOUND: c.OWNER_FOUND,
     });
   });
 });
