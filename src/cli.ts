@@ -15,6 +15,7 @@ import type { KernelFilters } from './kernel/probe-types';
 import { ProbeError, SessionProbe } from './kernel/probe';
 import { ConsoleSink } from './output/console-sink';
 import { FdWriter } from './output/fd-writer';
+import { compileServiceRules } from './sessions/service-rules';
 import { compileSessionFilter, type SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
 import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
@@ -81,6 +82,7 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink 
   const tls = readTlsFiles(config, 'TRACES');
   const resource = detectResource(env, k8sAttributes(loaded.settings.k8s));
   for (const w of resource.warnings) log(w);
+  const serviceOf = compileServiceRules(loaded.settings.services);
   let otlp: SessionSink;
   if (loaded.settings.export_pipeline === 'sdk') {
     // The stock SDK path, kept for comparison (README, Benchmark). It reads
@@ -89,9 +91,9 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink 
     Object.assign(process.env, env);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { SdkSpanSink } = require('./telemetry/sdk-span-sink') as typeof import('./telemetry/sdk-span-sink');
-    otlp = new SdkSpanSink(resource.attributes, SCOPE);
+    otlp = new SdkSpanSink(resource.attributes, SCOPE, serviceOf);
   } else {
-    otlp = new SpanSink(new OtlpSpanExporter(config, resource.attributes, SCOPE, tls, { log }));
+    otlp = new SpanSink(new OtlpSpanExporter(config, resource.attributes, SCOPE, tls, { log }), serviceOf);
   }
   return { console: config.exporters.includes('console'), otlp };
 }

@@ -247,3 +247,69 @@ export const netns: Parser<NetnsSpec> = (raw) => {
   if (items.length === 0) throw new ValueError(expected);
   return items;
 };
+
+/** One service attribution rule (settings key `services`): AND across kinds, OR within a list. */
+export interface ServiceRule {
+  name: string;
+  comms: string[];
+  local_ports: number[];
+  cgroups: string[];
+}
+
+export const SERVICE_EXPECTED =
+  "rules NAME=KIND:VALUE,...[;KIND:VALUE,...] (kinds comm, port, cgroup; e.g. checkout=comm:java;port:8080), or in a file a list of {name, comms, local_ports, cgroups}";
+
+const SERVICE_KINDS = { comm: 'comms', port: 'local_ports', cgroup: 'cgroups' } as const;
+
+/**
+ * Service attribution rules: from a file, a list of objects; from a flag or
+ * variable, `NAME=KIND:VALUES[;KIND:VALUES]`, rules separated by spaces (the
+ * flag repeats). Each rule needs a name and at least one criterion.
+ */
+export const serviceRules: Parser<ServiceRule[]> = (raw) => {
+  const expected = `expected ${SERVICE_EXPECTED}`;
+  const items: unknown[] = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.trim().split(/\s+/).filter(Boolean) : [raw];
+  if (items.length > 256) throw new ValueError(`${expected}; at most 256 rules`);
+  return items.map((item, i) => {
+    const where = items.length > 1 ? `rule ${i + 1}: ` : '';
+    try {
+      return serviceRule(item);
+    } catch (err) {
+      throw new ValueError(`${where}${(err as Error).message}`);
+    }
+  });
+};
+
+function serviceRule(item: unknown): ServiceRule {
+  const expected = `expected ${SERVICE_EXPECTED}`;
+  let fields: Record<string, unknown>;
+  if (typeof item === 'string') {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ValueError(`${quote(item)}: ${expected}`);
+    fields = { name: item.slice(0, eq) };
+    for (const part of item.slice(eq + 1).split(';').filter(Boolean)) {
+      const colon = part.indexOf(':');
+      const kind = SERVICE_KINDS[part.slice(0, colon) as keyof typeof SERVICE_KINDS];
+      if (colon <= 0 || !kind) throw new ValueError(`${quote(part)}: ${expected}`);
+      fields[kind] = part.slice(colon + 1);
+    }
+  } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+    fields = item as Record<string, unknown>;
+    const unknown = Object.keys(fields).filter((k) => !['name', 'comms', 'local_ports', 'cgroups'].includes(k));
+    if (unknown.length) throw new ValueError(`unknown key ${quote(unknown[0])}: expected name, comms, local_ports, cgroups`);
+  } else {
+    throw new ValueError(expected);
+  }
+  const name = typeof fields.name === 'string' ? fields.name.trim() : '';
+  if (name === '' || name.length > 255 || CONTROL.test(name)) throw new ValueError(`a service name of 1 to 255 characters, without control characters: ${expected}`);
+  const rule: ServiceRule = {
+    name,
+    comms: fields.comms === undefined ? [] : list(comm, COMM_EXPECTED)(fields.comms),
+    local_ports: fields.local_ports === undefined ? [] : list(portOrRange, PORT_EXPECTED)(fields.local_ports),
+    cgroups: fields.cgroups === undefined ? [] : list(cgroupPath, 'cgroup v2 paths')(fields.cgroups),
+  };
+  if (!rule.comms.length && !rule.local_ports.length && !rule.cgroups.length) {
+    throw new ValueError(`service ${quote(name)} has no criterion: ${expected}`);
+  }
+  return rule;
+}

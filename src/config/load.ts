@@ -54,7 +54,9 @@ const MAX_FILE_BYTES = 1 << 20;
 const ALL = settings();
 const BY_KEY = new Map(ALL);
 /** List settings add up when their flag repeats (-p 1 -p 2 is -p 1,2). */
-const LIST_FORMATS = new Set(['tcplife-pids', 'tcplife-ports', 'tcplife-cidrs', 'tcplife-comms', 'tcplife-roles', 'tcplife-outcomes', 'tcplife-cgroups', 'tcplife-netns']);
+const LIST_FORMATS = new Set(['tcplife-pids', 'tcplife-ports', 'tcplife-cidrs', 'tcplife-comms', 'tcplife-roles', 'tcplife-outcomes', 'tcplife-cgroups', 'tcplife-netns', 'tcplife-services']);
+/** Service rules hold commas themselves: repeated --service flags are joined by a space. */
+const joiner = (format: string) => (format === 'tcplife-services' ? ' ' : ',');
 
 function describe(origin: Origin, key: string): string {
   switch (origin.kind) {
@@ -135,7 +137,7 @@ function readFlags(argv: string[]): { values: Map<string, FlagValue>; help: bool
     const raw = fixed ?? t.value!;
     const before = values.get(key);
     if (before && LIST_FORMATS.has(BY_KEY.get(key)!.format) && fixed === undefined) {
-      values.set(key, { raw: `${before.raw},${raw}`, flag: before.flag === flag ? flag : `${before.flag}/${flag}` });
+      values.set(key, { raw: `${before.raw}${joiner(BY_KEY.get(key)!.format)}${raw}`, flag: before.flag === flag ? flag : `${before.flag}/${flag}` });
     } else if (before && before.raw !== raw) {
       problems.push(`${before.flag} and ${flag} cannot be used together: they set ${key} to different values (${quote(before.raw)} and ${quote(raw)}); give one`);
     } else {

@@ -97,6 +97,7 @@ const FORMATS = {
   statsS: format('tcplife-stats-s', f.integer(0, STATS_INTERVAL_MAX_S, 'seconds (0: only at exit)')),
   path: format('tcplife-path', f.plainString()),
   pipeline: format('tcplife-pipeline', f.oneOf(['direct', 'sdk'] as const)),
+  services: format('tcplife-services', f.serviceRules),
   scope: format('tcplife-scope', f.oneOf(['auto', 'pod', 'host'] as const)),
   k8sLabel: format('tcplife-k8s-label', f.k8sName(63)),
   k8sSubdomain: format('tcplife-k8s-subdomain', f.k8sName(253)),
@@ -348,6 +349,14 @@ export const SCHEMA = {
       metavar: 'PATH',
       reload: true,
     },
+  },
+  services: {
+    doc: "service.name per session: the first rule whose criteria all match (process name globs, local ports, cgroup v2 paths or below) names it; other sessions keep otel.service_name",
+    format: FORMATS.services,
+    default: [],
+    env: 'TCPLIFE_SERVICES',
+    arg: 'service',
+    metavar: 'RULE',
   },
   stats_interval_s: {
     doc: 'print the counters on stderr every so many seconds; 0: only at exit',

@@ -1,7 +1,7 @@
 /** The typed settings the loader produces (see schema.ts for each one's meaning). */
 import type { AttachMode } from '../kernel/probe-types';
 import type { Outcome } from '../sessions/tcp-session';
-import type { Cidr, NetnsSpec } from './formats';
+import type { Cidr, NetnsSpec, ServiceRule } from './formats';
 
 export interface FilterSettings {
   pids: number[];
@@ -29,6 +29,7 @@ export interface Settings {
   verbose: boolean;
   output: { format: 'table' | 'csv' | 'json'; wide: boolean; time: boolean; timestamp: boolean };
   filters: FilterSettings;
+  services: ServiceRule[];
   stats_interval_s: number;
   shutdown_timeout_ms: number;
   export_pipeline: 'direct' | 'sdk';

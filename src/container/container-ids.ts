@@ -57,10 +57,14 @@ export function containerIdFromCgroup(procSelfCgroup: string, procSelfMountinfo:
  * in the container's segment.
  */
 export function containerIdFromCgroupV2(procPidCgroup: string): string | undefined {
+  const path = cgroupV2Path(procPidCgroup);
+  return path === undefined ? undefined : CGROUP_SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))?.[1];
+}
+
+/** The path of the cgroup v2 line ("0::PATH") of /proc/PID/cgroup, if any. */
+export function cgroupV2Path(procPidCgroup: string): string | undefined {
   const line = procPidCgroup.split('\n').find((l) => l.startsWith('0::'));
-  if (line === undefined) return undefined;
-  const path = line.slice(3).trim();
-  return CGROUP_SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))?.[1];
+  return line === undefined ? undefined : line.slice(3).trim();
 }
 
 /** The text of a file, or undefined when it cannot be read (a process gone). */
@@ -77,14 +81,20 @@ export function readProcFile(path: string): string | undefined {
 /** cgroups remembered; beyond this the oldest are forgotten (and looked up again if seen). */
 const MAX_CGROUPS = 4096;
 
+/** What the owner's cgroup tells: its v2 path, and the container it names. */
+interface CgroupInfo {
+  path: string;
+  containerId: string | undefined;
+}
+
 /**
- * Sets TcpSession.containerId from the owner's cgroup. Each cgroup id (unique
- * for the boot, never reused) is resolved once; a cgroup that names no
- * container is remembered as such. An owner already gone leaves the cgroup
- * unresolved until a later session of it finds a live process.
+ * Sets TcpSession.cgroupPath and containerId from the owner's cgroup. Each
+ * cgroup id (unique for the boot, never reused) is resolved once. An owner
+ * already gone leaves the cgroup unresolved until a later session of it
+ * finds a live process.
  */
 export class ContainerIds {
-  private readonly byCgroup = new Map<number, string | null>();
+  private readonly byCgroup = new Map<number, CgroupInfo | null>();
   private unresolved = 0;
 
   constructor(private readonly read: ReadFile = readProcFile) {}
@@ -92,17 +102,19 @@ export class ContainerIds {
   annotate(sessions: readonly TcpSession[]): void {
     for (const s of sessions) {
       if (s.cgroupId === 0) continue; // owner unknown
-      let id = this.byCgroup.get(s.cgroupId);
-      if (id === undefined) {
-        id = this.lookup(s);
-        if (id === undefined) {
+      let info = this.byCgroup.get(s.cgroupId);
+      if (info === undefined) {
+        info = this.lookup(s);
+        if (info === undefined) {
           this.unresolved++;
           continue;
         }
         if (this.byCgroup.size >= MAX_CGROUPS) this.byCgroup.delete(this.byCgroup.keys().next().value!);
-        this.byCgroup.set(s.cgroupId, id);
+        this.byCgroup.set(s.cgroupId, info);
       }
-      if (id !== null) s.containerId = id;
+      if (info === null) continue;
+      s.cgroupPath = info.path;
+      if (info.containerId !== undefined) s.containerId = info.containerId;
     }
   }
 
@@ -111,8 +123,8 @@ export class ContainerIds {
     return { container_lookups_failed: this.unresolved };
   }
 
-  /** A container id, null for "no container", undefined for "cannot tell now". */
-  private lookup(s: TcpSession): string | null | undefined {
+  /** The cgroup's path and container, null without a v2 line, undefined for "cannot tell now". */
+  private lookup(s: TcpSession): CgroupInfo | null | undefined {
     if (s.pid === 0) return undefined; // outside the agent's PID namespace: no /proc entry to read
     // The pid may have been reused since the session's owner exited: the
     // command name must still match.
@@ -120,6 +132,7 @@ export class ContainerIds {
     if (comm === undefined || comm.replace(/\n$/, '') !== s.comm) return undefined;
     const cgroup = this.read(`/proc/${s.pid}/cgroup`);
     if (cgroup === undefined) return undefined;
-    return containerIdFromCgroupV2(cgroup) ?? null;
+    const path = cgroupV2Path(cgroup);
+    return path === undefined ? null : { path, containerId: containerIdFromCgroupV2(cgroup) };
   }
 }

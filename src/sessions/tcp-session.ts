@@ -66,6 +66,8 @@ export interface TcpSession {
   cgroupId: number;
   /** The owner's container (64 hex digits), when its cgroup names one. */
   containerId?: string;
+  /** The owner's cgroup v2 path, as /proc/PID/cgroup gives it, when it could be read. */
+  cgroupPath?: string;
   /** Network namespace inode. */
   netns: number;
   /** The kernel filter generation (0 or 1) that admitted the session. */

@@ -39,6 +39,7 @@ import {
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, RandomIdGenerator, type BufferConfig, type IdGenerator } from '@opentelemetry/sdk-trace-base';
+import type { ServiceOf } from '../sessions/service-rules';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
 import { connectionIds, type ConnectionIds } from './connection-ids';
@@ -186,6 +187,9 @@ export class SdkSpanSink implements SessionSink {
   private readonly processed = new ProcessedSpans();
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
+  /** One provider (and tracer) per service a rule named, sharing the processor: the resource is per provider. */
+  private readonly services = new Map<string, { provider: BasicTracerProvider; tracer: Tracer }>();
+  private readonly processor: BatchSpanProcessor;
   private readonly ids = new NextIds();
   private started = 0;
   private closing: Promise<void> | undefined;
@@ -196,7 +200,11 @@ export class SdkSpanSink implements SessionSink {
    * `resource` is detectResource()'s attributes (the same as the direct
    * path's), `scope` the instrumentation scope (tracer name and version).
    */
-  constructor(resource: readonly Attribute[], scope: { name: string; version: string }) {
+  constructor(
+    private readonly resource: readonly Attribute[],
+    private readonly scope: { name: string; version: string },
+    private readonly serviceOf?: ServiceOf,
+  ) {
     diag.setLogger(new ThrottledDiagLogger(scope.name), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     // The sdk-trace-base BatchSpanProcessor applies the OTEL_BSP_* variables
     // and passes the rest of its config on to the sdk-trace processor, whose
@@ -205,14 +213,30 @@ export class SdkSpanSink implements SessionSink {
     const config: BufferConfig & { selfObsMeterProvider: MeterProvider } = {
       selfObsMeterProvider: this.processed.meterProvider,
     };
-    const processor = new BatchSpanProcessor(new OTLPTraceExporter(), config);
-    this.provider = new BasicTracerProvider({
-      // One Resource object for every span: the OTLP transformer groups spans by resource identity.
+    this.processor = new BatchSpanProcessor(new OTLPTraceExporter(), config);
+    this.provider = this.newProvider(resource);
+    this.tracer = this.provider.getTracer(scope.name, scope.version);
+  }
+
+  private newProvider(resource: readonly Attribute[]): BasicTracerProvider {
+    return new BasicTracerProvider({
+      // One Resource object per provider: the OTLP transformer groups spans by resource identity.
       resource: resourceFromAttributes(plainAttributes(resource)),
-      spanProcessors: [processor],
+      spanProcessors: [this.processor],
       idGenerator: this.ids,
     });
-    this.tracer = this.provider.getTracer(scope.name, scope.version);
+  }
+
+  private tracerFor(service: string | undefined): Tracer {
+    if (service === undefined) return this.tracer;
+    let entry = this.services.get(service);
+    if (!entry) {
+      const resource = [{ key: 'service.name', value: { string: service } }, ...this.resource.filter((a) => a.key !== 'service.name')];
+      const provider = this.newProvider(resource);
+      entry = { provider, tracer: provider.getTracer(this.scope.name, this.scope.version) };
+      this.services.set(service, entry);
+    }
+    return entry.tracer;
   }
 
   open(): void {}
@@ -228,7 +252,7 @@ export class SdkSpanSink implements SessionSink {
           ? context.active()
           : trace.setSpanContext(context.active(), { traceId: ids.traceId, spanId: ids.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
       // [seconds, nanoseconds] is the SDK's HrTime: kept exactly, no conversion.
-      const span = this.tracer.startSpan(
+      const span = this.tracerFor(this.serviceOf?.(session)).startSpan(
         rec.name,
         { kind: API_KIND[rec.kind], attributes: plainAttributes(rec.attributes), startTime: rec.startTime, root: ids?.parentSpanId === undefined },
         parent,

@@ -26,6 +26,9 @@
  *
  * Spans are encoded when they are added (otlp-encoder's encodeSpanFields): the
  * queue holds bytes, not objects, which keeps a long queue out of V8's heap.
+ * A span a service rule named (SpanRecord.service) goes out under a resource
+ * whose service.name is that name: a request holds one ResourceSpans per
+ * resource in its batch.
  * The grpc channel's own reconnect backoff is capped at the retry cap, so a
  * collector that comes back is noticed within about that long.
  *
@@ -96,6 +99,11 @@ export class OtlpSpanExporter {
   private readonly retryMaxMs: number;
   /** Spans waiting (the batch in flight first), each already encoded: see encodeSpanFields. */
   private readonly buffer: Buffer[] = [];
+  /** Beside each buffered span: the index of its resource in `resources` (0: the agent's own). */
+  private readonly bufferResources: number[] = [];
+  /** The agent's resource, then one per service a rule named (service.name replaced). */
+  private readonly resources: Attribute[][];
+  private readonly resourceIndex = new Map<string, number>();
   /** Number of spans at the front of `buffer` that form the batch in flight (0: none). */
   private inFlight = 0;
   private call: grpc.ClientUnaryCall | undefined;
@@ -122,11 +130,12 @@ export class OtlpSpanExporter {
 
   constructor(
     private readonly config: OtlpTraceConfig,
-    private readonly resource: Attribute[],
+    resource: Attribute[],
     private readonly scope: { name: string; version: string },
     tls?: TlsMaterial,
     options: SpanExporterOptions = {},
   ) {
+    this.resources = [resource];
     this.log = options.log ?? (() => {});
     this.retryBaseMs = Math.max(1, options.retryBaseMs ?? 100);
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 5000);
@@ -154,29 +163,66 @@ export class OtlpSpanExporter {
     const taken = Math.min(room, spans.length);
     this.stats.dropped_queue_full += spans.length - taken;
     if (taken === 0) return;
-    const fields = this.encode(taken === spans.length ? spans : spans.slice(0, taken));
-    for (let i = 0; i < fields.length; i++) this.buffer.push(fields[i]);
-    if (fields.length > 0) this.pump();
+    const before = this.buffer.length;
+    this.encode(taken === spans.length ? spans : spans.slice(0, taken));
+    if (this.buffer.length > before) this.pump();
   }
 
   /**
    * Encodes at ingest. An invalid record (a bug upstream: bad id, unsafe
    * integer) is dropped alone, as rejected: the others still go.
    */
-  private encode(spans: readonly SpanRecord[]): Buffer[] {
+  private encode(spans: readonly SpanRecord[]): void {
+    let views: Buffer[];
     try {
-      return encodeSpanFields(spans);
+      views = encodeSpanFields(spans);
     } catch {
-      const fields: Buffer[] = [];
       for (const span of spans) {
         try {
-          fields.push(encodeSpanFields([span])[0]);
+          this.enqueue(encodeSpanFields([span])[0], span.service);
         } catch {
           this.stats.dropped_rejected++;
         }
       }
-      return fields;
+      return;
     }
+    for (let i = 0; i < views.length; i++) this.enqueue(views[i], spans[i].service);
+  }
+
+  private enqueue(field: Buffer, service: string | undefined): void {
+    this.buffer.push(field);
+    this.bufferResources.push(service === undefined ? 0 : this.resourceOf(service));
+  }
+
+  /** The index of the resource whose service.name is `service`. */
+  private resourceOf(service: string): number {
+    let i = this.resourceIndex.get(service);
+    if (i === undefined) {
+      const base = this.resources[0].filter((a) => a.key !== 'service.name');
+      i = this.resources.push([{ key: 'service.name', value: { string: service } }, ...base]) - 1;
+      this.resourceIndex.set(service, i);
+    }
+    return i;
+  }
+
+  /**
+   * The request for the batch in flight: one ResourceSpans per resource in
+   * it (a repeated field: requests of one each, concatenated, are one).
+   */
+  private batchRequest(): Buffer {
+    const count = this.inFlight;
+    const first = this.bufferResources[0];
+    let mixed = false;
+    for (let i = 1; i < count && !mixed; i++) mixed = this.bufferResources[i] !== first;
+    if (!mixed) return encodeRequestOfSpanFields(this.resources[first], this.scope, this.buffer.slice(0, count));
+    const groups = new Map<number, Buffer[]>();
+    for (let i = 0; i < count; i++) {
+      const r = this.bufferResources[i];
+      let g = groups.get(r);
+      if (!g) groups.set(r, (g = []));
+      g.push(this.buffer[i]);
+    }
+    return Buffer.concat([...groups].map(([r, fields]) => encodeRequestOfSpanFields(this.resources[r], this.scope, fields)));
   }
 
   counters(): SpanExporterCounters {
@@ -228,7 +274,7 @@ export class OtlpSpanExporter {
   private send(): void {
     let payload: Buffer;
     try {
-      payload = encodeRequestOfSpanFields(this.resource, this.scope, this.buffer.slice(0, this.inFlight));
+      payload = this.batchRequest();
     } catch {
       // Invalid resource attributes: no retry can fix them.
       this.stats.export_failures++;
@@ -290,6 +336,7 @@ export class OtlpSpanExporter {
   private settle(as: 'exported' | 'rejected'): void {
     const n = this.inFlight;
     this.buffer.splice(0, n);
+    this.bufferResources.splice(0, n);
     this.inFlight = 0;
     if (as === 'exported') this.stats.exported += n;
     else this.stats.dropped_rejected += n;
@@ -323,6 +370,7 @@ export class OtlpSpanExporter {
     this.call = undefined;
     this.stats.dropped_shutdown += this.buffer.length;
     this.buffer.length = 0;
+    this.bufferResources.length = 0;
     this.inFlight = 0;
     try {
       this.client.close();

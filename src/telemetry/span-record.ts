@@ -69,4 +69,6 @@ export interface SpanRecord {
   /** In a fixed order, each key at most once. */
   attributes: Attribute[];
   status: SpanStatus;
+  /** The service.name of its resource, when a rule named one (else the agent's). */
+  service?: string;
 }

@@ -1,5 +1,6 @@
 // Sessions -> spans -> the batching OTLP exporter.
 import { randomBytes } from 'node:crypto';
+import type { ServiceOf } from '../sessions/service-rules';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
 import { connectionIds } from './connection-ids';
@@ -16,7 +17,11 @@ function randomIds(): { traceId: string; spanId: string } {
 }
 
 export class SpanSink implements SessionSink {
-  constructor(private readonly exporter: OtlpSpanExporter) {}
+  /** `serviceOf`: the service.name of a session's span, by the configured rules. */
+  constructor(
+    private readonly exporter: OtlpSpanExporter,
+    private readonly serviceOf?: ServiceOf,
+  ) {}
 
   open(): void {}
 
@@ -26,7 +31,10 @@ export class SpanSink implements SessionSink {
     for (let first = 0; first < batch.length; first += SPAN_CHUNK) {
       const spans: SpanRecord[] = [];
       for (let i = first; i < Math.min(batch.length, first + SPAN_CHUNK); i++) {
-        spans.push(sessionToSpan(batch[i], connectionIds(batch[i]) ?? randomIds()));
+        const span = sessionToSpan(batch[i], connectionIds(batch[i]) ?? randomIds());
+        const service = this.serviceOf?.(batch[i]);
+        if (service !== undefined) span.service = service;
+        spans.push(span);
       }
       this.exporter.add(spans);
     }

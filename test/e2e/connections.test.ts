@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { AgentProcess } from '../support/agent-process';
+import { createCgroup, type TestCgroup } from '../support/cgroups';
 import { useNetnsPair } from '../support/netns';
 import { SpanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 import { driverName, killAllDrivers, startSessionDriver } from '../support/session-driver';
@@ -301,5 +302,47 @@ print('closed', flush=True)
     // difference. Sub-millisecond here, so within 1 ms.
     const r = session.rtt_ms as number;
     assert.ok(r > 0 && Math.abs(r - rtt) <= 1, `rtt ${r} ms vs ss ${rtt} ms`);
+  });
+});
+
+describe('service attribution', function () {
+  this.timeout(30_000);
+  let receiver: OtlpReceiver;
+  let agent: AgentProcess | undefined;
+  let cg: TestCgroup | undefined;
+  before(async () => (receiver = await startOtlpReceiver()));
+  after(async () => {
+    killAllDrivers();
+    agent?.kill();
+    cg?.destroy();
+    await receiver.close();
+  });
+
+  it('rules by process name, local port and cgroup put each session under its service; the rest keep the agent\'s', async () => {
+    cg = createCgroup();
+    const web = await startSessionDriver(driverName('web'));
+    const db = await startSessionDriver(driverName('dbs'), { cgroup: cg.child('db.service') });
+    const other = await startSessionDriver(driverName('oth'));
+    const webPort = await web.listen('127.0.0.1');
+    const dbPort = await db.listen('127.0.0.1');
+    const otherPort = await other.listen('127.0.0.1');
+    const cgroupPath = `/${cg.path.split('/').pop()}`; // relative to the cgroup2 mount
+    agent = new AgentProcess(
+      ['--comm', `${web.name},${db.name},${other.name}`, '--service', `web-front=comm:${web.name};port:${webPort}`, '--service', `web-client=comm:${web.name}`, '--service', `database=cgroup:${cgroupPath}`],
+      otlpEnv(receiver, 'tlo-default'),
+    );
+    await agent.ready();
+    await web.talk({ host: '127.0.0.1', port: webPort, clientSends: 5 });
+    await db.talk({ host: '127.0.0.1', port: dbPort, clientSends: 5 });
+    await other.talk({ host: '127.0.0.1', port: otherPort, clientSends: 5 });
+    const spans = await receiver.waitForSpans(6);
+    const serviceOf = (port: number, kind: number) =>
+      spans.find((s) => s.kind === kind && num(s.attributes[kind === SpanKind.SERVER ? 'network.local.port' : 'network.peer.port']) === port)?.resource.attributes['service.name'];
+    assert.equal(serviceOf(webPort, SpanKind.SERVER), 'web-front', 'its listening port and name');
+    assert.equal(serviceOf(webPort, SpanKind.CLIENT), 'web-client', 'the name alone: its port is ephemeral');
+    assert.equal(serviceOf(dbPort, SpanKind.SERVER), 'database', 'a process in a cgroup below the rule\'s');
+    assert.equal(serviceOf(dbPort, SpanKind.CLIENT), 'database');
+    assert.equal(serviceOf(otherPort, SpanKind.SERVER), 'tlo-default', 'no rule: the agent\'s own service.name');
+    assert.equal(serviceOf(otherPort, SpanKind.CLIENT), 'tlo-default');
   });
 });

@@ -268,6 +268,7 @@ describe('configuration', () => {
     const l = load(['--config', path.resolve(__dirname, '../../../config/example.yaml')]);
     assert.equal(l.settings.output.format, 'json');
     assert.deepEqual(l.settings.filters.comms, ['nginx', 'php-fpm*']);
+    assert.deepEqual(l.settings.services.map((r) => r.name), ['web', 'reports']);
   });
 
   it('the schema declares doc, format and default for every setting, and env names are unique', () => {

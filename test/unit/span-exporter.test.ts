@@ -130,6 +130,31 @@ describe('OtlpSpanExporter', function () {
     assert.deepEqual(e.counters(), { ...zero, exported: 10 });
   });
 
+  it("spans named by a service rule go out under that service's resource: one ResourceSpans per service in a request", async () => {
+    const r = await receiver();
+    const resource: Attribute[] = [
+      { key: 'service.name', value: { string: 'tcplife-test' } },
+      { key: 'host.name', value: { string: 'h1' } },
+    ];
+    const e = exporter(config(r.port, { maxExportBatchSize: 6 }), resource, SCOPE, undefined, FAST);
+    const sent = spans(6);
+    const services = ['checkout', undefined, 'db', 'checkout', undefined, 'db'];
+    sent.forEach((s, i) => (s.service = services[i]));
+    e.add(sent);
+    const got = await r.waitForSpans(6, 3000);
+    assert.equal(r.requests.length, 1, 'one request');
+    assert.deepEqual(
+      r.requests[0].request.resourceSpans.map((rs: { scopeSpans: Array<{ spans: unknown[] }> }) => rs.scopeSpans[0].spans.length),
+      [2, 2, 2],
+      'three ResourceSpans, two spans each',
+    );
+    for (const s of sent) {
+      const g = got.find((x) => x.spanId === s.spanId)!;
+      assert.deepEqual(g.resource.attributes, { 'service.name': s.service ?? 'tcplife-test', 'host.name': 'h1' });
+    }
+    await until(() => e.counters().exported === 6);
+  });
+
   it('retries UNAVAILABLE with the same batch until the collector accepts it', async () => {
     const r = await receiver({ respond: (i) => (i < 3 ? grpc.status.UNAVAILABLE : grpc.status.OK) });
     const e = exporter(config(r.port), RESOURCE, SCOPE, undefined, FAST);
