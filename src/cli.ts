@@ -22,6 +22,7 @@ import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/co
 import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env, type OtlpConnection } from './telemetry/otlp-config';
 import { detectResource, k8sAttributes } from './telemetry/resource';
 import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
+import type { SdkSpanSink as SdkSpanSinkType } from './telemetry/sdk-span-sink';
 import { SpanSink } from './telemetry/span-sink';
 
 const NAME = 'tcplife-otel';
@@ -75,7 +76,7 @@ function readTlsFiles(c: OtlpConnection, signal: string): TlsMaterial {
  * terminal output stays: unset (or OTEL_SDK_DISABLED) keeps tcplife's
  * output; 'otlp' exports spans; 'console' is the terminal output.
  */
-function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink } {
+function traceExporters(loaded: Loaded): { console: boolean; otlp?: SpanSink | SdkSpanSinkType } {
   const env = loaded.otelEnv;
   const { config } = resolveOtlpTraceConfig(env); // validated by loadSettings
   if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
@@ -83,7 +84,7 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SessionSink 
   const resource = detectResource(env, k8sAttributes(loaded.settings.k8s));
   for (const w of resource.warnings) log(w);
   const serviceOf = compileServiceRules(loaded.settings.services);
-  let otlp: SessionSink;
+  let otlp: SpanSink | SdkSpanSinkType;
   if (loaded.settings.export_pipeline === 'sdk') {
     // The stock SDK path, kept for comparison (README, Benchmark). It reads
     // its settings from process.env, so it gets the effective ones there.
@@ -218,6 +219,7 @@ function main(argv: string[]): void {
       log('reload refused: the running configuration stays');
       return;
     }
+    if (exporters.otlp) exporters.otlp.serviceOf = compileServiceRules(next.settings.services);
     const pending = restartOnlyChanges(loaded, next);
     if (next.settings.stats_interval_s !== loaded.settings.stats_interval_s) startStats(next.settings.stats_interval_s);
     shutdownTimeoutMs = next.settings.shutdown_timeout_ms;

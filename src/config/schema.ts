@@ -357,6 +357,7 @@ export const SCHEMA = {
     env: 'TCPLIFE_SERVICES',
     arg: 'service',
     metavar: 'RULE',
+    reload: true,
   },
   stats_interval_s: {
     doc: 'print the counters on stderr every so many seconds; 0: only at exit',

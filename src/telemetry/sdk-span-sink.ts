@@ -203,7 +203,8 @@ export class SdkSpanSink implements SessionSink {
   constructor(
     private readonly resource: readonly Attribute[],
     private readonly scope: { name: string; version: string },
-    private readonly serviceOf?: ServiceOf,
+    /** The service.name of a session's span, by the configured rules (replaced at reload). */
+    public serviceOf?: ServiceOf,
   ) {
     diag.setLogger(new ThrottledDiagLogger(scope.name), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     // The sdk-trace-base BatchSpanProcessor applies the OTEL_BSP_* variables

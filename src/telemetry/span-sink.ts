@@ -17,10 +17,10 @@ function randomIds(): { traceId: string; spanId: string } {
 }
 
 export class SpanSink implements SessionSink {
-  /** `serviceOf`: the service.name of a session's span, by the configured rules. */
+  /** `serviceOf`: the service.name of a session's span, by the configured rules (replaced at reload). */
   constructor(
     private readonly exporter: OtlpSpanExporter,
-    private readonly serviceOf?: ServiceOf,
+    public serviceOf?: ServiceOf,
   ) {}
 
   open(): void {}

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SpanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
+import { processAlive } from '../support/process-alive';
 
 const REPO = path.resolve(__dirname, '../../..');
 const IMAGE = process.env.IMAGE ?? 'localhost/tcplife-otel:test';
@@ -33,15 +34,6 @@ function podman(args: string[], timeoutMs = 60_000): string {
   const r = spawnSync('podman', [...PODMAN, ...args], { encoding: 'utf8', timeout: timeoutMs });
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.error?.message ?? `exit ${r.status}`}: ${r.stderr.trim()}`);
   return r.stdout.trim();
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const envArgs = (env: Record<string, string>) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
@@ -89,7 +81,7 @@ describe('the image as a sidecar in a pod (podman)', function () {
     // Pods of earlier runs that died before their after() hook.
     for (const name of podman(['pod', 'ls', '--format', '{{.Name}}']).split('\n')) {
       const owner = /^tlo-pod-(\d+)$/.exec(name)?.[1];
-      if (owner && !alive(Number(owner))) spawnSync('podman', [...PODMAN, 'pod', 'rm', '-f', '-t', '0', name], { timeout: 60_000 });
+      if (owner && !processAlive(Number(owner))) spawnSync('podman', [...PODMAN, 'pod', 'rm', '-f', '-t', '0', name], { timeout: 60_000 });
     }
     work = mkdtempSync(path.join(tmpdir(), 'tlo-pod-'));
     writeFileSync(path.join(work, 'app.js'), APP);

@@ -4,6 +4,9 @@
 // the agent started, and TCP health at close compared with `ss -ti`.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { AgentProcess } from '../support/agent-process';
 import { createCgroup, type TestCgroup } from '../support/cgroups';
 import { useNetnsPair } from '../support/netns';
@@ -344,5 +347,33 @@ describe('service attribution', function () {
     assert.equal(serviceOf(dbPort, SpanKind.CLIENT), 'database');
     assert.equal(serviceOf(otherPort, SpanKind.SERVER), 'tlo-default', 'no rule: the agent\'s own service.name');
     assert.equal(serviceOf(otherPort, SpanKind.CLIENT), 'tlo-default');
+  });
+
+  it('SIGHUP applies changed rules to the sessions that close from then on', async () => {
+    agent?.kill(); // the previous test's
+    const dir = mkdtempSync(path.join(tmpdir(), 'tlo-services-'));
+    try {
+      const driver = await startSessionDriver(driverName('svc'));
+      const port = await driver.listen('127.0.0.1');
+      const file = path.join(dir, 'services.yaml');
+      writeFileSync(file, `services:\n  - name: before\n    comms: [${driver.name}]\n`);
+      receiver.requests.length = 0;
+      agent = new AgentProcess(['--config', file, '-p', String(driver.pid)], otlpEnv(receiver, 'tlo-default'));
+      await agent.ready();
+      await driver.talk({ host: '127.0.0.1', port, clientSends: 1 });
+      await receiver.waitForSpans(2);
+      writeFileSync(file, `services:\n  - name: after\n    comms: [${driver.name}]\n`);
+      const mark = agent.stderr.length;
+      agent.signal('SIGHUP');
+      await agent.waitForStderr(/configuration reloaded/, 'the reload', 10_000, mark);
+      await driver.talk({ host: '127.0.0.1', port, clientSends: 1 });
+      const spans = await receiver.waitForSpans(4);
+      assert.deepEqual(
+        spans.map((x) => x.resource.attributes['service.name']),
+        ['before', 'before', 'after', 'after'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from './process-alive';
 
 export interface TestCgroup {
   /** Absolute path of the directory. */
@@ -43,15 +44,6 @@ export function cgroupDirOf(pid: number | 'self'): string {
     .find((l) => l.startsWith('0::'));
   if (!line) throw new Error(`process ${pid} has no cgroup v2 membership`);
   return path.join(cgroup2Mount(), line.slice(3));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function procsOf(dir: string): number[] {

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { processAlive } from './process-alive';
 
 /** One side of the pair. */
 export interface NetnsEnd {
@@ -39,15 +40,6 @@ function ip(args: string[]): string {
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`ip ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
