@@ -1,5 +1,5 @@
 // Wires the probe to the sinks. Start and stop run in mirror order.
-import type { ContainerIds } from './container/container-ids';
+import type { OwnerCgroups } from './container/container-ids';
 import type { SessionProbe } from './kernel/probe';
 import type { KernelFilters, ProbeInfo } from './kernel/probe-types';
 import type { SessionFilter } from './sessions/session-filter';
@@ -46,8 +46,8 @@ export class Agent {
     private readonly initialFilters: KernelFilters,
     private readonly sinks: readonly SessionSink[],
     private readonly initialSessionFilter?: SessionFilter,
-    /** Sets each wanted session's container id, before the sinks see it. */
-    private readonly containers?: ContainerIds,
+    /** Sets each wanted session's cgroup path and container id, before the sinks see it. */
+    private readonly cgroups?: OwnerCgroups,
   ) {}
 
   start(): ProbeInfo {
@@ -83,7 +83,7 @@ export class Agent {
         : batch;
     this.filteredInUserspace += batch.length - wanted.length;
     if (wanted.length === 0) return;
-    this.containers?.annotate(wanted);
+    this.cgroups?.annotate(wanted);
     for (const sink of this.sinks) sink.write(wanted);
   }
 
@@ -114,7 +114,7 @@ export class Agent {
       sessions_partial: k.birthMissed,
       malformed_records: k.malformed,
     };
-    if (this.containers) Object.assign(out, this.containers.counters());
+    if (this.cgroups) Object.assign(out, this.cgroups.counters());
     for (const sink of this.sinks) Object.assign(out, sink.counters());
     return out;
   }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, type AgentCounters } from './agent';
 import { kernelFiltersFrom, scopedFilters } from './config/kernel-filters';
-import { ContainerIds } from './container/container-ids';
+import { OwnerCgroups } from './container/container-ids';
 import { decideScope, type ScopeDecision } from './container/namespaces';
 import { ConfigError, loadSettings, type Loaded } from './config/load';
 import { printConfig } from './config/print';
@@ -202,7 +202,7 @@ function main(argv: string[]): void {
   }
   if (exporters.otlp) sinks.push(exporters.otlp);
   const startMetrics = counterMetrics(loaded);
-  const agent = new Agent(probe, filters.kernel, sinks, filters.session, new ContainerIds());
+  const agent = new Agent(probe, filters.kernel, sinks, filters.session, new OwnerCgroups());
 
   // SIGHUP: re-read, validate, and switch the filters in place. A bad
   // configuration changes nothing.

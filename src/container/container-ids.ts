@@ -34,10 +34,8 @@ export function containerIdFromCgroup(procSelfCgroup: string, procSelfMountinfo:
     const first = line.indexOf(':');
     const second = first < 0 ? -1 : line.indexOf(':', first + 1);
     if (second < 0) continue;
-    const path = line.slice(second + 1).trim();
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    const m = CGROUP_SEGMENT.exec(last);
-    if (m) return m[1];
+    const id = containerOfPath(line.slice(second + 1).trim());
+    if (id) return id;
   }
   const fields = procSelfMountinfo.split('\n').flatMap((line) => line.trim().split(/\s+/));
   for (const pattern of [MOUNT_CONTAINER, MOUNT_SANDBOX]) {
@@ -58,7 +56,12 @@ export function containerIdFromCgroup(procSelfCgroup: string, procSelfMountinfo:
  */
 export function containerIdFromCgroupV2(procPidCgroup: string): string | undefined {
   const path = cgroupV2Path(procPidCgroup);
-  return path === undefined ? undefined : CGROUP_SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))?.[1];
+  return path === undefined ? undefined : containerOfPath(path);
+}
+
+/** The container a cgroup path's last segment names, if any. */
+function containerOfPath(path: string): string | undefined {
+  return CGROUP_SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))?.[1];
 }
 
 /** The path of the cgroup v2 line ("0::PATH") of /proc/PID/cgroup, if any. */
@@ -93,7 +96,7 @@ interface CgroupInfo {
  * already gone leaves the cgroup unresolved until a later session of it
  * finds a live process.
  */
-export class ContainerIds {
+export class OwnerCgroups {
   private readonly byCgroup = new Map<number, CgroupInfo | null>();
   private unresolved = 0;
 

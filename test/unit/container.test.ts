@@ -2,7 +2,7 @@
 // identities, the scope applied to the filters, per-session container ids
 // from the owner's cgroup, and the Kubernetes Downward API settings.
 import { strict as assert } from 'node:assert';
-import { ContainerIds, type ReadFile } from '../../src/container/container-ids';
+import { OwnerCgroups, type ReadFile } from '../../src/container/container-ids';
 import { decideScope, INIT_NET_NS_INO, INIT_PID_NS_INO, ownPidNamespace, type NamespaceId, type Stat } from '../../src/container/namespaces';
 import { scopedFilters } from '../../src/config/kernel-filters';
 import { ConfigError, loadSettings } from '../../src/config/load';
@@ -88,7 +88,7 @@ describe('container awareness', () => {
     });
   });
 
-  describe('ContainerIds', () => {
+  describe('OwnerCgroups', () => {
     /** /proc of a few processes; counts the reads. */
     function proc(entries: Record<number, { comm: string; cgroup: string }>) {
       const reads: string[] = [];
@@ -108,7 +108,7 @@ describe('container awareness', () => {
         11: { comm: 'nginx', cgroup: `0::/kubepods/burstable/pod1234/cri-containerd-${ID_B}.scope\n` },
         12: { comm: 'sshd', cgroup: '0::/system.slice/ssh.service\n' },
       });
-      const ids = new ContainerIds(read);
+      const ids = new OwnerCgroups(read);
       const a1 = sampleSession({ pid: 10, comm: 'curl', cgroupId: 100 });
       const a2 = sampleSession({ pid: 99, comm: 'gone', cgroupId: 100 }); // same cgroup, process gone: cached
       const b = sampleSession({ pid: 11, comm: 'nginx', cgroupId: 200 });
@@ -131,7 +131,7 @@ describe('container awareness', () => {
         30: { comm: 'app', cgroup: `9:name=systemd:/docker/${ID_B}\n0::/user.slice/session-1.scope\n` },
         31: { comm: 'app', cgroup: `4:memory:/docker/${ID_B}\n` }, // cgroup v1 only: cannot be told apart
       });
-      const ids = new ContainerIds(read);
+      const ids = new OwnerCgroups(read);
       const s = [sampleSession({ pid: 30, comm: 'app', cgroupId: 1 }), sampleSession({ pid: 31, comm: 'app', cgroupId: 2 })];
       ids.annotate(s);
       assert.deepEqual(s.map((x) => x.containerId), [undefined, undefined]);
@@ -139,7 +139,7 @@ describe('container awareness', () => {
 
     it('cannot tell, and counts it, when the owner is gone, reused, outside the PID namespace or unknown', () => {
       const { read } = proc({ 20: { comm: 'other', cgroup: `0::/libpod-${ID_A}\n` } });
-      const ids = new ContainerIds(read);
+      const ids = new OwnerCgroups(read);
       const sessions = [
         sampleSession({ pid: 21, comm: 'curl', cgroupId: 100 }), // gone
         sampleSession({ pid: 20, comm: 'curl', cgroupId: 101 }), // pid reused by another command

@@ -1,6 +1,6 @@
 // The mapping of the agent's counters to OTel metrics.
 import { strict as assert } from 'node:assert';
-import { ContainerIds } from '../../src/container/container-ids';
+import { OwnerCgroups } from '../../src/container/container-ids';
 import { Agent } from '../../src/agent';
 import type { SessionProbe } from '../../src/kernel/probe';
 import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
@@ -17,7 +17,7 @@ describe('counter metrics', () => {
     const exporter = {
       counters: () => ({ exported: 0, dropped_queue_full: 0, dropped_rejected: 0, dropped_shutdown: 0, export_failures: 0, queued: 0 }),
     } as unknown as OtlpSpanExporter;
-    const keys = Object.keys(new Agent(probe, NO_KERNEL_FILTERS, [new SpanSink(exporter)], undefined, new ContainerIds()).counters());
+    const keys = Object.keys(new Agent(probe, NO_KERNEL_FILTERS, [new SpanSink(exporter)], undefined, new OwnerCgroups()).counters());
     assert.deepEqual(COUNTER_METRICS.flatMap((m) => m.feeds.map((f) => f.counter)).sort(), [...keys].sort());
   });
 
