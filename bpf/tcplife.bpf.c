@@ -154,8 +154,6 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
  * namespace sees them. 0: the agent sees host pids, ns_pid = pid. */
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
-/* Its depth (0: the initial namespace), for owners found at start. */
-const volatile __u32 pidns_level = 0;
 
 static __always_inline void count(__u32 which)
 {
@@ -670,20 +668,31 @@ struct {
 	__type(value, __u8);
 } open_listeners SEC(".maps");
 
-/* The task's process id as the agent's PID namespace sees it; 0 outside it. */
+/* Pid namespaces nest at most this deep (the kernel's MAX_PID_NS_LEVEL). */
+#define MAX_PID_NS_LEVEL 32
+
+/* The task's process id as the agent's PID namespace sees it; 0 outside
+ * it. A pid holds one number per namespace level, from the initial one down
+ * to the task's own: the one whose namespace is the agent's is ours. */
 static __always_inline __u32 ns_tgid_of(struct task_struct *task)
 {
 	struct pid *pid;
 	struct upid up;
+	unsigned int level;
 
 	if (!pidns_ino)
 		return BPF_CORE_READ(task, tgid);
 	pid = BPF_CORE_READ(task, group_leader, thread_pid);
-	if (!pid || BPF_CORE_READ(pid, level) < pidns_level)
+	if (!pid)
 		return 0;
-	if (bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[pidns_level]))
-		return 0;
-	return BPF_CORE_READ(up.ns, ns.inum) == pidns_ino ? up.nr : 0;
+	level = BPF_CORE_READ(pid, level);
+	for (unsigned int i = 0; i < MAX_PID_NS_LEVEL && i <= level; i++) {
+		if (bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[i]))
+			return 0;
+		if (BPF_CORE_READ(up.ns, ns.inum) == pidns_ino)
+			return up.nr;
+	}
+	return 0;
 }
 
 SEC("iter/task_file")

@@ -179,12 +179,10 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
       double d = v.As<Napi::Number>().DoubleValue();
       return d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d)) ? d : -1.0;
     };
-    Napi::Value level = o.Get("level");
-    if (whole(dev) < 0 || whole(ino) <= 0 || whole(level) < 0 || whole(level) > 32)
-      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino, level} with non-negative integers, ino > 0, level <= 32");
+    if (whole(dev) < 0 || whole(ino) <= 0)
+      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino} with non-negative integers, ino > 0");
     pidns_dev_ = static_cast<uint64_t>(whole(dev));
     pidns_ino_ = static_cast<uint64_t>(whole(ino));
-    pidns_level_ = static_cast<uint32_t>(whole(level));
   }
   Napi::Value find = opts.Get("findOpenSessions");
   if (!find.IsUndefined()) {
@@ -210,7 +208,6 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const 
   skel_->rodata->wakeup_bytes = wakeup_bytes_;
   skel_->rodata->pidns_dev = pidns_dev_;
   skel_->rodata->pidns_ino = pidns_ino_;
-  skel_->rodata->pidns_level = pidns_level_;
   bpf_map__set_max_entries(skel_->maps.events, ring_bytes_);
   // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
   if (btf) bpf_map__set_max_entries(skel_->maps.sk_states_lru, 1);

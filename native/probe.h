@@ -50,7 +50,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
   uint64_t wakeup_bytes_ = 64u << 10;
   uint64_t pidns_dev_ = 0;  // 0/0: the agent is in the initial PID namespace
   uint64_t pidns_ino_ = 0;
-  uint32_t pidns_level_ = 0;
   uint32_t drain_interval_ms_ = 50;
   bool owner_from_io_ = true;
   // Load the iterator that finds sessions open at start (cleared when this

@@ -3,7 +3,7 @@
  * in a pod (its own network namespace) the agent traces that namespace
  * only, unless told to trace the host.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 
 /** Inode the kernel gives the initial PID namespace (PROC_PID_INIT_INO, fixed since Linux 3.8). */
 export const INIT_PID_NS_INO = 0xeffffffc;
@@ -24,28 +24,14 @@ export const statNamespace: Stat = (path) => {
 };
 
 /**
- * The depth of the agent's PID namespace (0: the initial one): its pid has
- * one number per level, listed in the NSpid line of /proc/self/status.
- */
-export function pidNamespaceLevel(procSelfStatus: string): number | undefined {
-  const line = /^NSpid:\s*(.*)$/m.exec(procSelfStatus)?.[1];
-  return line === undefined ? undefined : line.trim().split(/\s+/).length - 1;
-}
-
-/**
  * The agent's PID namespace when it is not the initial one (in a
  * container): the kernel program then records owners' PIDs as this
  * namespace sees them. Undefined on the host, or when it cannot be read.
  */
-export function ownPidNamespace(
-  stat: Stat = statNamespace,
-  status: () => string = () => readFileSync('/proc/self/status', 'utf8'),
-): (NamespaceId & { level: number }) | undefined {
+export function ownPidNamespace(stat: Stat = statNamespace): NamespaceId | undefined {
   try {
     const ns = stat('/proc/self/ns/pid');
-    if (ns.ino === INIT_PID_NS_INO) return undefined;
-    const level = pidNamespaceLevel(status());
-    return level === undefined ? undefined : { ...ns, level };
+    return ns.ino === INIT_PID_NS_INO ? undefined : ns;
   } catch {
     return undefined;
   }

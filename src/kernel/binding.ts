@@ -65,7 +65,7 @@ export interface NativeProbeOptions {
   ownerFromSocketIo?: boolean;
   findOpenSessions?: boolean;
   /** {dev, ino} of a PID namespace (nsfs stat); absent: the host's. */
-  pidNamespace?: { dev: number; ino: number; level: number };
+  pidNamespace?: { dev: number; ino: number };
 }
 
 export interface NativeAddon {

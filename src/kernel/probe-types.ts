@@ -17,7 +17,7 @@ export interface ProbeOptions {
    * The PID namespace whose view of owners' PIDs sessions carry (their
    * `pid`); null: the host's. Default: the agent's own (see ownPidNamespace).
    */
-  pidNamespace?: { dev: number; ino: number; level: number } | null;
+  pidNamespace?: { dev: number; ino: number } | null;
 }
 
 /**

@@ -118,6 +118,22 @@ describe('in a pod (network and PID namespaces of its own)', function () {
     assert.equal(byPid.length, 2);
   });
 
+  it("sessions open in the pod before an agent started are found with the pod's PIDs", async () => {
+    const port = await inPod.listen('127.0.0.1');
+    const open = await inPod.open('127.0.0.1', port);
+    const late = joinPod(['--comm', inName]); // its /proc is the pod's: NSpid shows one level only
+    await late.ready();
+    assert.match(await late.waitForStderr(/found \d+ TCP sessions open at start/, 'the found line'), /found [1-9]/);
+    await inPod.closeOpen(open.handle);
+    const ends = await waitForSessions(late, (s) => s.lport === port || s.rport === port, 2);
+    assert.equal(ends.length, 2, late.describe());
+    for (const s of ends) {
+      assert.notEqual(s.found_at, null);
+      assert.equal(s.pid, inPod.pid, "the pod's PID, found by walking the owner's pid numbers");
+      assert.equal(s.host_pid, inPod.hostPid);
+    }
+  });
+
   it('scope pod contradicts an explicit netns list: exit 2, named', async () => {
     const a = joinPod(['--scope', 'pod', '--netns', '4026531833']);
     const exit = await a.exited;
