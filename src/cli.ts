@@ -19,7 +19,7 @@ import { compileServiceRules } from './sessions/service-rules';
 import { compileSessionFilter, type SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
 import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
-import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env, type OtlpConnection } from './telemetry/otlp-config';
+import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type OtlpConnection } from './telemetry/otlp-config';
 import { detectResource, k8sAttributes } from './telemetry/resource';
 import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
 import type { SdkSpanSink as SdkSpanSinkType } from './telemetry/sdk-span-sink';

@@ -47,24 +47,18 @@ export function containerIdFromCgroup(procSelfCgroup: string, procSelfMountinfo:
   return undefined;
 }
 
-/**
- * The container in the cgroup v2 line ("0::PATH") of /proc/PID/cgroup: the
- * hierarchy whose ids the kernel program records. On a host without it
- * (cgroup v1 only) every process has the same v2 id, so none is told.
- * Paths outside the reader's cgroup namespace start with /.. and still end
- * in the container's segment.
- */
-export function containerIdFromCgroupV2(procPidCgroup: string): string | undefined {
-  const path = cgroupV2Path(procPidCgroup);
-  return path === undefined ? undefined : containerOfPath(path);
-}
-
 /** The container a cgroup path's last segment names, if any. */
 function containerOfPath(path: string): string | undefined {
   return CGROUP_SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))?.[1];
 }
 
-/** The path of the cgroup v2 line ("0::PATH") of /proc/PID/cgroup, if any. */
+/**
+ * The path of the cgroup v2 line ("0::PATH") of /proc/PID/cgroup: the
+ * hierarchy whose ids the kernel program records. On a host without it
+ * (cgroup v1 only) every process has the same v2 id, so none is told.
+ * Paths outside the reader's cgroup namespace start with /.. and still end
+ * in the container's segment.
+ */
 export function cgroupV2Path(procPidCgroup: string): string | undefined {
   const line = procPidCgroup.split('\n').find((l) => l.startsWith('0::'));
   return line === undefined ? undefined : line.slice(3).trim();
@@ -136,6 +130,6 @@ export class OwnerCgroups {
     const cgroup = this.read(`/proc/${s.pid}/cgroup`);
     if (cgroup === undefined) return undefined;
     const path = cgroupV2Path(cgroup);
-    return path === undefined ? null : { path, containerId: containerIdFromCgroupV2(cgroup) };
+    return path === undefined ? null : { path, containerId: containerOfPath(path) };
   }
 }
