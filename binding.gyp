@@ -6,7 +6,9 @@
         "native/addon.cc",
         "native/probe.cc",
         "native/ring_poller.cc",
-        "native/libbpf_log.cc"
+        "native/libbpf_log.cc",
+        "native/program_part.cc",
+        "native/open_sessions.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -36,6 +36,18 @@ enum owner_source {
 	OWNER_FOUND = 4,      /* found at start: a process holding the socket's file */
 };
 
+/*
+ * The kernel program in parts, each loaded as its own BPF object sharing the
+ * core's maps, so that a kernel refusing an optional part turns off that
+ * part only. The bits name them in reject_for_test, a knob only tests set:
+ * a part whose bit is set contains a deliberate verifier error, so its load
+ * fails the way a real rejection does.
+ */
+#define PART_CORE 0x01                 /* the state-change program (tp_btf or tracepoint) */
+#define PART_OPEN_SESSIONS 0x02        /* iterators: sessions open at start */
+#define PART_OWNERS_FROM_IO 0x04       /* first send/recv: owners of accepted sockets */
+#define PART_NESTED_STATE_CHANGES 0x08 /* the twin for state changes nested in an interrupt */
+
 /* Kernel-side counters, one slot each in a per-CPU array. */
 enum probe_counter {
 	COUNTER_SESSIONS_EMITTED = 0, /* written to the ring buffer */

@@ -8,6 +8,10 @@
  * storage freed with the socket) and, where BTF tracepoints are unavailable,
  * the classic sock:inet_sock_set_state tracepoint (an LRU hash keyed by the
  * socket pointer, reset at every birth so a reused pointer starts clean).
+ *
+ * User space loads this object once per part (PART_* in session_event.h):
+ * the core with its maps, then each optional part with only its programs and
+ * the core's maps, so a kernel that refuses one part loses only that part.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +22,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define E2BIG 7 /* errno: a full map */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -155,6 +160,9 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 
+/* Parts (PART_*) that tests make the verifier reject; 0 in real use. */
+const volatile __u32 reject_for_test = 0;
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *slot = bpf_map_lookup_elem(&counters, &which);
@@ -162,6 +170,25 @@ static __always_inline void count(__u32 which)
 	if (slot)
 		*slot += 1; /* per-CPU slot: no atomics needed */
 }
+
+/* A hash map value used without its NULL check: the verifier refuses the
+ * program that reaches this ("invalid mem access 'map_value_or_null'"),
+ * exactly as it refuses a real error. (An array's value would not do: newer
+ * verifiers know a constant in-range key always finds one.) Reached only
+ * when reject_for_test names the part. */
+static __always_inline int rejected_for_test(void)
+{
+	struct filter_u32_key key = {};
+	__u8 *member = bpf_map_lookup_elem(&filter_pids, &key);
+
+	return *member & 1;
+}
+
+#define REJECT_IF_TESTED(part)                      \
+	do {                                            \
+		if (reject_for_test & (part))           \
+			return rejected_for_test();     \
+	} while (0)
 
 /* Per-socket state: socket storage on tp_btf, the LRU hash otherwise.
  * `btf` is a compile-time constant in each caller, so each program only
@@ -584,6 +611,7 @@ int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 
+	REJECT_IF_TESTED(PART_CORE);
 	if (cpu >= MAX_CPUS)
 		return on_state_change(sk, oldstate, newstate, true);
 	state_prog_busy[cpu] = 1;
@@ -597,6 +625,7 @@ int BPF_PROG(set_state_nested, struct sock *sk, int oldstate, int newstate)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 
+	REJECT_IF_TESTED(PART_NESTED_STATE_CHANGES);
 	if (cpu >= MAX_CPUS || !state_prog_busy[cpu])
 		return 0; /* the usual case: set_state_btf handles it */
 	count(COUNTER_NESTED_HANDLED);
@@ -606,6 +635,7 @@ int BPF_PROG(set_state_nested, struct sock *sk, int oldstate, int newstate)
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
+	REJECT_IF_TESTED(PART_CORE);
 	return on_state_change((struct sock *)ctx->skaddr, ctx->oldstate,
 			       ctx->newstate, false);
 }
@@ -631,34 +661,57 @@ static __always_inline int owner_from_io(struct sock *sk)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(owner_on_send, struct sock *sk, int ret, int flags)
 {
+	REJECT_IF_TESTED(PART_OWNERS_FROM_IO);
 	return owner_from_io(sk);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(owner_on_recv, struct sock *sk, int ret, int flags)
 {
+	REJECT_IF_TESTED(PART_OWNERS_FROM_IO);
 	return owner_from_io(sk);
 }
 
 /*
- * Sessions already open when the agent starts: found once, by walking every
- * task's open files (iter/task_file), and given state as if born then,
- * marked SESSION_F_FOUND_AT_START, with the process holding the file as
- * owner. Two passes: the first notes listening ports, the second takes a
- * session on such a port (same network namespace) as accepted (server),
- * any other as connected (client). User space runs the passes right after
- * attaching: a session born since has state already and is left alone.
+ * Sessions already open when the agent starts, found once right after the
+ * core attached, and given state as if born then (SESSION_F_FOUND_AT_START).
+ *
+ * Pass 1, iter/task_file, walks every process's open files: the owner of
+ * each TCP socket (keyed by the socket's address), the listening ports, and
+ * one process per network namespace. A socket reached from a file is an
+ * untrusted pointer on current kernels: no helper takes it, so this pass
+ * only reads it.
+ * Pass 2, iter/tcp, walks the TCP sockets of one network namespace (user
+ * space runs it in each namespace pass 1 named): its socket is trusted, so
+ * it creates the socket storage, with the role (a session on a listening
+ * port of its namespace was accepted) and the owner pass 1 found. A socket
+ * born since the core attached has storage already and is left alone.
  */
-#define ITER_PASS_LISTENERS 0
-#define ITER_PASS_SESSIONS 1
-__u32 iter_pass;
-__u64 found_sessions;
+struct open_owner {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 ns_pid;
+	__u32 _pad;
+	char comm[TASK_COMM_LEN];
+};
 
 struct listener_key {
 	__u32 netns;
 	__u16 port;
 	__u16 _pad;
 };
+
+#define MAX_OPEN_OWNERS 65536
+#define MAX_OPEN_NETNS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAX_OPEN_OWNERS);
+	__type(key, __u64); /* the socket's address: valid for the two passes only */
+	__type(value, struct open_owner);
+} open_owners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -667,6 +720,19 @@ struct {
 	__type(key, struct listener_key);
 	__type(value, __u8);
 } open_listeners SEC(".maps");
+
+/* netns inode -> a process in it (as the agent's PID namespace numbers it),
+ * whose /proc/PID/ns/net lets user space enter the namespace for pass 2. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAX_OPEN_NETNS);
+	__type(key, __u32);
+	__type(value, __u32);
+} open_netns SEC(".maps");
+
+__u64 found_sessions;
+__u64 open_owners_dropped; /* owners pass 1 had no room for: found without owner */
 
 /* Pid namespaces nest at most this deep (the kernel's MAX_PID_NS_LEVEL). */
 #define MAX_PID_NS_LEVEL 32
@@ -696,46 +762,91 @@ static __always_inline __u32 ns_tgid_of(struct task_struct *task)
 }
 
 SEC("iter/task_file")
-int find_open_sessions(struct bpf_iter__task_file *ctx)
+int find_open_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct listener_key lkey = {};
-	struct sock_state *st;
+	struct open_owner owner = {};
 	struct socket *sock;
 	struct sock *sk;
+	__u64 key;
 	__u16 family;
 	__u8 state, one = 1;
 
+	REJECT_IF_TESTED(PART_OPEN_SESSIONS);
 	if (!task || !file)
 		return 0;
 	sock = bpf_sock_from_file(file);
 	if (!sock)
 		return 0;
-	/* BTF pointers, read directly: socket storage needs a typed sock */
-	sk = sock->sk;
+	sk = sock->sk; /* loads only: see above */
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	if (excluded_from_birth(sk, true))
+		return 0; /* e.g. another pod's namespace */
 	state = sk->__sk_common.skc_state;
 	lkey.netns = sk->__sk_common.skc_net.net->ns.inum;
 	lkey.port = sk->__sk_common.skc_num;
-
-	if (iter_pass == ITER_PASS_LISTENERS) {
-		if (state == TCP_LISTEN)
-			bpf_map_update_elem(&open_listeners, &lkey, &one, BPF_ANY);
+	if (state == TCP_LISTEN) {
+		bpf_map_update_elem(&open_listeners, &lkey, &one, BPF_ANY);
 		return 0;
 	}
+	if (state == TCP_CLOSE)
+		return 0;
+
+	/* the task is a thread group leader: the iterator visits one per file table */
+	owner.pid = task->tgid;
+	owner.tid = task->pid;
+	owner.ns_pid = ns_tgid_of(task);
+	owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&owner.comm, task, comm);
+	key = (__u64)sk;
+	/* a socket shared by several processes: the first one found owns it */
+	if (bpf_map_update_elem(&open_owners, &key, &owner, BPF_NOEXIST) == -E2BIG)
+		open_owners_dropped++;
+	if (owner.ns_pid)
+		bpf_map_update_elem(&open_netns, &lkey.netns, &owner.ns_pid, BPF_NOEXIST);
+	return 0;
+}
+
+SEC("iter/tcp")
+int find_open_sessions(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct listener_key lkey = {};
+	struct open_owner *owner;
+	struct sock_state *st;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	__u64 key;
+	__u16 family;
+	__u8 state;
+
+	REJECT_IF_TESTED(PART_OPEN_SESSIONS);
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc); /* NULL for request and time-wait sockets */
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	state = sk->__sk_common.skc_state;
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_RECV)
 		return 0;
 	if (excluded_from_birth(sk, true))
 		return 0;
-	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	st = bpf_sk_storage_get(&sk_states, tp, 0, 0);
 	if (st)
-		return 0; /* born since the probe attached, or already found through another file */
-	st = bpf_sk_storage_get(&sk_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		return 0; /* born since the core attached */
+	st = bpf_sk_storage_get(&sk_states, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(COUNTER_STORAGE_FAILED);
 		return 0;
@@ -746,16 +857,22 @@ int find_open_sessions(struct bpf_iter__task_file *ctx)
 	st->flags = SESSION_F_FOUND_AT_START;
 	if (state != TCP_SYN_SENT)
 		st->flags |= SESSION_F_ESTABLISHED; /* when is unknown: established_ns stays 0 */
+	lkey.netns = sk->__sk_common.skc_net.net->ns.inum;
+	lkey.port = sk->__sk_common.skc_num;
 	st->role = state == TCP_SYN_SENT || !bpf_map_lookup_elem(&open_listeners, &lkey) ? ROLE_CLIENT : ROLE_SERVER;
-	/* the task is a thread group leader: the iterator visits one per file table */
-	st->pid = task->tgid;
-	st->tid = task->pid;
-	st->ns_pid = ns_tgid_of(task);
-	st->ns_tid = st->ns_pid;
-	st->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	BPF_CORE_READ_STR_INTO(&st->comm, task, comm);
-	st->owner_source = OWNER_FOUND;
-	st->flags |= SESSION_F_OWNER_KNOWN;
+
+	key = (__u64)sk;
+	owner = bpf_map_lookup_elem(&open_owners, &key);
+	if (owner) { /* else no process holds it (closed, finishing) or no room */
+		st->pid = owner->pid;
+		st->tid = owner->tid;
+		st->ns_pid = owner->ns_pid;
+		st->ns_tid = owner->ns_pid;
+		st->cgroup_id = owner->cgroup_id;
+		__builtin_memcpy(st->comm, owner->comm, sizeof(st->comm));
+		st->owner_source = OWNER_FOUND;
+		st->flags |= SESSION_F_OWNER_KNOWN;
+	}
 	found_sessions++;
 	return 0;
 }

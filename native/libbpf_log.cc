@@ -4,17 +4,25 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 
 namespace {
 // libbpf's print callback is process-wide, so its buffer is too.
-constexpr size_t kKeep = 16 * 1024;
+constexpr size_t kKeep = 64 * 1024;
 std::string g_log;
 
 int Collect(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), format, args);
-  if (n > 0) g_log.append(line, n < static_cast<int>(sizeof(line)) ? n : sizeof(line) - 1);
+  // One message can be a whole verifier log, whose last lines say why.
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return n;
+  std::string line(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(line.data(), line.size(), format, args);
+  line.resize(static_cast<size_t>(n));
+  g_log += line;
   if (g_log.size() > 2 * kKeep) g_log.erase(0, g_log.size() - kKeep);
   return n;
 }

@@ -14,6 +14,7 @@
 
 #include "kernel_filters.h"
 #include "libbpf_log.h"
+#include "open_sessions.h"
 #include "session_event.h"
 #include "tcplife.skel.h"
 
@@ -32,18 +33,6 @@ int EnsureTracefs(bool* mounted) {
   if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) return -errno;
   *mounted = true;
   return 0;
-}
-
-// The socket-I/O tracepoints came in Linux 6.3; without them the probe still
-// works, with fewer known owners. Parsing vmlinux BTF costs ~40 ms: do it once.
-bool KernelHasSocketIoTracepoints() {
-  struct btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
-  bool found = true;
-  for (const char* type : {"btf_trace_sock_send_length", "btf_trace_sock_recv_length"})
-    found = found && btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
-  btf__free(vmlinux);
-  return found;
 }
 
 // Effective capabilities from /proc/self/status (no libcap dependency).
@@ -66,26 +55,29 @@ bool MayTrace() {
   return has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon));
 }
 
-std::string Explain(int err, const char* stage, const std::string& mechanism) {
+// Whether the error is missing privileges, not the kernel refusing the program.
+bool PermissionError(int err, const char* stage) {
   int e = err < 0 ? -err : err;
-  std::string msg;
-  if (e == EACCES && std::string(stage) == "loading" && MayTrace()) {
-    // With the privileges in place, EACCES is the verifier saying no.
-    msg = "the kernel's verifier rejected the BPF program (" + mechanism +
-          "): run with --verbose to see its log, and report it with your kernel version";
-  } else if (e == EPERM || e == EACCES) {
-    msg = "permission denied while " + std::string(stage) +
-          " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
-          "(CAP_SYS_ADMIN on kernels before 5.8)";
-  } else if (std::string(stage) == "filtering") {
-    msg = "setting the kernel filters failed: " + std::string(strerror(e));
-  } else if (e == ENOENT && std::string(stage) == "attaching") {
-    msg = "tracepoint sock:inet_sock_set_state not found (" + mechanism +
-          "): the kernel must be Linux 4.16 or later";
-  } else {
-    msg = std::string(stage) + " the BPF program (" + mechanism + ") failed: " + strerror(e);
-  }
-  return msg;
+  if (e == EPERM) return true;
+  // With the privileges in place, EACCES at load is the verifier saying no.
+  return e == EACCES && !(std::string(stage) == "loading" && MayTrace());
+}
+
+// The message for a core failure; `reason` is the kernel's own words.
+std::string Explain(int err, const char* stage, const std::string& mechanism, const std::string& reason) {
+  int e = err < 0 ? -err : err;
+  std::string what = mechanism.empty() ? "" : " (" + mechanism + ")";
+  if (PermissionError(err, stage))
+    return "permission denied while " + std::string(stage) +
+           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
+           "(CAP_SYS_ADMIN on kernels before 5.8)";
+  if (e == EACCES)
+    return "the kernel's verifier rejected the core program" + what + ": " + reason +
+           "; run with --verbose to see its log, and report it with your kernel version";
+  if (std::string(stage) == "filtering") return "setting the kernel filters failed: " + std::string(strerror(e));
+  if (e == ENOENT && std::string(stage) == "attaching")
+    return "tracepoint sock:inet_sock_set_state not found" + what + ": the kernel must be Linux 4.16 or later";
+  return std::string(stage) + " the core program" + what + " failed: " + reason;
 }
 
 const char* ErrnoCode(int err) {
@@ -188,46 +180,62 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   if (!find.IsUndefined()) {
     if (!find.IsBoolean()) throw Napi::TypeError::New(env, "findOpenSessions must be a boolean");
     find_open_ = find.As<Napi::Boolean>().Value();
-    if (!find_open_) find_open_unavailable_ = "not asked for";
   }
   Napi::Value io = opts.Get("ownerFromSocketIo");
   if (!io.IsUndefined()) {
     if (!io.IsBoolean()) throw Napi::TypeError::New(env, "ownerFromSocketIo must be a boolean");
     owner_from_io_ = io.As<Napi::Boolean>().Value();
   }
+  Napi::Value reject = opts.Get("rejectParts");
+  if (!reject.IsUndefined()) {
+    // Tests only: the named parts get a deliberate verifier error.
+    static const std::pair<const char*, uint32_t> kParts[] = {
+        {"core", PART_CORE},
+        {"open-sessions", PART_OPEN_SESSIONS},
+        {"owners-from-io", PART_OWNERS_FROM_IO},
+        {"nested-state-changes", PART_NESTED_STATE_CHANGES},
+    };
+    const char* allowed = "rejectParts must be an array of: core, open-sessions, owners-from-io, nested-state-changes";
+    if (!reject.IsArray()) throw Napi::TypeError::New(env, allowed);
+    Napi::Array names = reject.As<Napi::Array>();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      Napi::Value v = names.Get(i);
+      std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+      uint32_t bit = 0;
+      for (const auto& [part, b] : kParts)
+        if (name == part) bit = b;
+      if (!bit) throw Napi::TypeError::New(env, allowed);
+      reject_for_test_ |= bit;
+    }
+  }
 }
 
 Probe::~Probe() { Teardown(); }
 
-int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const char** stage) {
-  *stage = "opening";
-  skel_ = tcplife_bpf__open();
-  if (!skel_) return -errno;
-
+int Probe::StartCore(Mechanism mechanism, const FilterSpec& filters, const char** stage) {
   bool btf = mechanism == Mechanism::kTpBtf;
-  skel_->rodata->wakeup_bytes = wakeup_bytes_;
-  skel_->rodata->pidns_dev = pidns_dev_;
-  skel_->rodata->pidns_ino = pidns_ino_;
-  bpf_map__set_max_entries(skel_->maps.events, ring_bytes_);
-  // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
-  if (btf) bpf_map__set_max_entries(skel_->maps.sk_states_lru, 1);
+  *stage = "opening";
+  core_ = std::make_unique<ProgramPart>("core", std::vector<std::string>{btf ? "set_state_btf" : "set_state_tp"});
+  int err = core_->Open();
+  if (err) return err;
 
-  owner_io_attached_ = btf && owner_from_io_ && KernelHasSocketIoTracepoints();
-  bpf_program__set_autoload(skel_->progs.set_state_btf, btf);
-  bpf_program__set_autoload(skel_->progs.set_state_nested, btf);
-  bpf_program__set_autoload(skel_->progs.set_state_tp, !btf);
-  bpf_program__set_autoload(skel_->progs.owner_on_send, owner_io_attached_);
-  bpf_program__set_autoload(skel_->progs.owner_on_recv, owner_io_attached_);
-  // Socket storage is what it fills: tp_btf only.
-  bpf_program__set_autoload(skel_->progs.find_open_sessions, btf && find_open_);
+  // Knobs and sizes live in the core's maps; every other part reuses them.
+  tcplife_bpf* skel = core_->skel();
+  skel->rodata->wakeup_bytes = wakeup_bytes_;
+  skel->rodata->pidns_dev = pidns_dev_;
+  skel->rodata->pidns_ino = pidns_ino_;
+  skel->rodata->reject_for_test = reject_for_test_;
+  bpf_map__set_max_entries(skel->maps.events, ring_bytes_);
+  // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
+  if (btf) bpf_map__set_max_entries(skel->maps.sk_states_lru, 1);
 
   *stage = "loading";
-  int err = tcplife_bpf__load(skel_);
+  err = core_->Load(nullptr);
   if (err) return err;
 
   // Before attaching: no session is ever judged without them.
   *stage = "filtering";
-  filters_ = std::make_unique<FilterGenerations>(skel_);
+  filters_ = std::make_unique<FilterGenerations>(skel);
   err = filters_->Apply(filters, /*running=*/false);
   if (err) return err;
 
@@ -236,12 +244,55 @@ int Probe::OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const 
     err = EnsureTracefs(&mounted_tracefs_);
     if (err) return err;
   }
-  return tcplife_bpf__attach(skel_);
+  return core_->Attach();
+}
+
+void Probe::StartOptionalParts() {
+  struct Spec {
+    const char* name;
+    std::vector<std::string> programs;
+    bool wanted;
+  };
+  // The twin first: it covers the core from the moment it runs.
+  const Spec specs[] = {
+      {"nested-state-changes", {"set_state_nested"}, true},
+      {"owners-from-io", {"owner_on_send", "owner_on_recv"}, owner_from_io_},
+      {"open-sessions", {"find_open_owners", "find_open_sessions"}, find_open_},
+  };
+  for (const Spec& spec : specs) {
+    auto part = std::make_unique<ProgramPart>(spec.name, spec.programs);
+    const char* stage = "opening";
+    int err = 0;
+    if (!spec.wanted) {
+      part->Skip("turned off by the configuration");
+    } else if (mechanism_ != Mechanism::kTpBtf) {
+      part->Skip("needs socket storage, which the classic tracepoint cannot use");
+    } else {
+      LibbpfLogClear();
+      err = part->Open();
+      if (!err) {
+        stage = "loading";
+        err = part->Load(core());
+      }
+      if (!err) {
+        stage = "attaching";
+        err = part->Attach();
+      }
+      if (err) part->Fail(err, stage, LibbpfLogTail());
+    }
+    optional_.push_back(std::move(part));
+  }
+}
+
+ProgramPart* Probe::OptionalPart(const std::string& name) const {
+  for (const auto& part : optional_)
+    if (part->name() == name) return part.get();
+  return nullptr;
 }
 
 Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (skel_) throw Napi::Error::New(env, "probe already started");
+  if (core_) throw Napi::Error::New(env, "probe already started");
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
     throw Napi::TypeError::New(env, "start(filters: object, onBatch: function)");
 
@@ -257,36 +308,36 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   auto t0 = std::chrono::steady_clock::now();
   LibbpfLogClear();
   const char* stage = "opening";
-  int err;
-  if (attach_ == "tracepoint") {
+  std::string tp_btf_refused;  // why auto fell back to the classic tracepoint
+  mechanism_ = attach_ == "tracepoint" ? Mechanism::kTracepoint : Mechanism::kTpBtf;
+  int err = StartCore(mechanism_, filters, &stage);
+  // Fall back only when the BTF tracepoint itself is the problem: missing
+  // privileges or a filter the maps refuse would fail the same way twice.
+  if (err && attach_ == "auto" && !PermissionError(err, stage) && std::string(stage) != "filtering") {
+    std::string log = LibbpfLogTail();
+    tp_btf_refused = std::string(stage) + ": " + FailureReason(err, log);  // the core has one program
+    Teardown();
+    LibbpfLogClear();
     mechanism_ = Mechanism::kTracepoint;
-    err = OpenLoadAttach(mechanism_, filters, &stage);
-  } else {
-    mechanism_ = Mechanism::kTpBtf;
-    err = OpenLoadAttach(mechanism_, filters, &stage);
-    if (err && find_open_ && std::string(stage) == "loading" && err != -EPERM && err != -EACCES) {
-      // Perhaps only the iterator (iter/task_file, bpf_sock_from_file: 5.11)
-      // is what this kernel refuses: sessions open at start are then
-      // reported only when they close, as before.
-      find_open_unavailable_ = std::string("the kernel refused the iterator: ") + strerror(-err);
-      find_open_ = false;
+    err = StartCore(mechanism_, filters, &stage);
+    if (err) {
+      std::string reason = FailureReason(err, LibbpfLogTail());
+      std::string both = LibbpfLogTail();
       Teardown();
-      err = OpenLoadAttach(mechanism_, filters, &stage);
-    }
-    int e = err < 0 ? -err : err;
-    // Fall back only when the BTF tracepoint itself is the problem: a
-    // permission error or a filter the maps refuse would fail the same way twice.
-    if (err && attach_ == "auto" && e != EPERM && e != EACCES && std::string(stage) != "filtering") {
-      Teardown();
-      mechanism_ = Mechanism::kTracepoint;
-      err = OpenLoadAttach(mechanism_, filters, &stage);
+      Napi::Error e = ProbeError(env, err, stage,
+                                 Explain(err, stage, "tracepoint", reason) + " (tp_btf was tried first: " + tp_btf_refused + ")");
+      e.Set("libbpfLog", Napi::String::New(env, log + both));
+      throw e;
     }
   }
   const char* mech_name = mechanism_ == Mechanism::kTpBtf ? "tp_btf" : "tracepoint";
   if (err) {
+    std::string reason = FailureReason(err, LibbpfLogTail());
+    Napi::Error e = ProbeError(env, err, stage, Explain(err, stage, mech_name, reason));
     Teardown();
-    throw ProbeError(env, err, stage, Explain(err, stage, mech_name));
+    throw e;
   }
+  StartOptionalParts();
 
   on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
   // One buffer for every batch, shared with JS: no allocation per batch.
@@ -295,7 +346,7 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   poller_ = std::make_unique<RingPoller>(
-      loop, bpf_map__fd(skel_->maps.events), sizeof(session_event),
+      loop, bpf_map__fd(core()->maps.events), sizeof(session_event),
       static_cast<uint8_t*>(batch_view_.Value().Data()), kMaxBatch, drain_interval_ms_,
       [this](size_t records) { DeliverBatch(records); },
       [this]() { DrainFromLoop(); });
@@ -309,52 +360,48 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("mechanism", Napi::String::New(env, mech_name));
-  result.Set("ownerFromSocketIo", Napi::Boolean::New(env, owner_io_attached_));
   result.Set("attachMs", Napi::Number::New(env, attach_ms));
+  if (!tp_btf_refused.empty()) result.Set("tpBtfRefused", Napi::String::New(env, tp_btf_refused));
+  Napi::Array parts = Napi::Array::New(env, optional_.size());
+  for (uint32_t i = 0; i < optional_.size(); i++) {
+    const ProgramPart& part = *optional_[i];
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("name", Napi::String::New(env, part.name()));
+    p.Set("on", Napi::Boolean::New(env, part.on()));
+    if (!part.on()) {
+      p.Set("reason", Napi::String::New(env, part.reason()));
+      p.Set("log", Napi::String::New(env, part.log()));
+    }
+    parts.Set(i, p);
+  }
+  result.Set("parts", parts);
   return result;
 }
 
-// Runs the iterator's two passes (listening ports, then sessions): every
-// TCP session open now, and not yet followed, gets state with its owner.
-// Returns {found, ms}, or {found: -1, reason} when the iterator is absent.
+// Every TCP session open now, and not yet followed, gets state with its
+// role and owner (see open_sessions.h). Returns {found, ms, namespaces,
+// namespacesMissed, missedReason?, ownersDropped}, or {found: -1, reason}
+// when the open-sessions part is off.
 Napi::Value Probe::FindOpenSessions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!skel_) throw Napi::Error::New(env, "probe not started");
+  if (!core()) throw Napi::Error::New(env, "probe not started");
   Napi::Object result = Napi::Object::New(env);
-  bpf_link* link = skel_->links.find_open_sessions;
-  if (!link) {
+  ProgramPart* part = OptionalPart("open-sessions");
+  if (!part || !part->on()) {
     result.Set("found", Napi::Number::New(env, -1));
-    result.Set("reason", Napi::String::New(env, find_open_unavailable_.empty()
-                                                    ? "only with tp_btf (socket storage)"
-                                                    : find_open_unavailable_));
+    result.Set("reason", Napi::String::New(env, part ? part->reason() : "not loaded"));
     return result;
   }
-  auto t0 = std::chrono::steady_clock::now();
-  auto run_pass = [&](uint32_t pass) -> int {
-    skel_->bss->iter_pass = pass;
-    int fd = bpf_iter_create(bpf_link__fd(link));
-    if (fd < 0) return -errno;
-    char buf[256];  // the program writes nothing: read() only drives the walk
-    ssize_t n;
-    do {
-      n = read(fd, buf, sizeof(buf));
-    } while (n > 0 || (n < 0 && errno == EINTR));
-    int err = n < 0 ? -errno : 0;
-    close(fd);
-    return err;
-  };
-  int err = run_pass(0);
-  if (!err) err = run_pass(1);
-  // The listening ports were needed for the second pass only.
-  int map_fd = bpf_map__fd(skel_->maps.open_listeners);
-  uint8_t key[8], next[8];
-  while (bpf_map_get_next_key(map_fd, nullptr, next) == 0) {
-    memcpy(key, next, sizeof(key));
-    if (bpf_map_delete_elem(map_fd, key)) break;
-  }
+  OpenSessionsFound found;
+  int err = ::FindOpenSessions(*part, core(), &found);
   if (err) throw ProbeError(env, err, "finding open sessions", std::string("the iterator failed: ") + strerror(-err));
-  result.Set("found", Napi::Number::New(env, static_cast<double>(skel_->bss->found_sessions)));
-  result.Set("ms", Napi::Number::New(env, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
+  auto num = [&](double v) { return Napi::Number::New(env, v); };
+  result.Set("found", num(static_cast<double>(found.sessions)));
+  result.Set("ms", num(found.ms));
+  result.Set("namespaces", num(found.namespaces));
+  result.Set("namespacesMissed", num(found.namespaces_missed));
+  if (!found.missed_reason.empty()) result.Set("missedReason", Napi::String::New(env, found.missed_reason));
+  result.Set("ownersDropped", num(static_cast<double>(found.owners_dropped)));
   return result;
 }
 
@@ -365,11 +412,11 @@ Napi::Value Probe::FilterGeneration(const Napi::CallbackInfo& info) {
 
 void Probe::SetFilters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!skel_) throw Napi::Error::New(env, "probe not started");
+  if (!core()) throw Napi::Error::New(env, "probe not started");
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setFilters(filters: object)");
   FilterSpec filters = ParseFilterSpec(env, info[0].As<Napi::Object>());
   int err = filters_->Apply(filters, /*running=*/true);
-  if (err) throw ProbeError(env, err, "filtering", Explain(err, "filtering", ""));
+  if (err) throw ProbeError(env, err, "filtering", Explain(err, "filtering", "", strerror(-err)));
 }
 
 void Probe::DeliverBatch(size_t records) {
@@ -409,26 +456,31 @@ Napi::Value Probe::Drain(const Napi::CallbackInfo& info) {
 }
 
 void Probe::ReadKernelCounters() {
-  if (!skel_) return;  // after stop: keep the last reading
+  if (!core()) return;  // after stop: keep the last reading
   int ncpus = libbpf_num_possible_cpus();
-  int fd = bpf_map__fd(skel_->maps.counters);
+  int fd = bpf_map__fd(core()->maps.counters);
   for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel_counters_[i] = SumPerCpu(fd, i, ncpus);
   programs_.clear();
   recursion_misses_ = 0;
   owner_recursion_misses_ = 0;
-  struct bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
-    int pfd = bpf_program__fd(prog);
-    if (pfd < 0) continue;  // not loaded (autoload off)
-    bpf_prog_info pinfo{};
-    uint32_t len = sizeof(pinfo);
-    if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) continue;
-    // A skipped state change can cost a session; a skipped owner check only
-    // an owner (the next send/recv or close() supplies it).
-    bool owner_check = strncmp(bpf_program__name(prog), "owner_on_", 9) == 0;
-    (owner_check ? owner_recursion_misses_ : recursion_misses_) += pinfo.recursion_misses;
-    programs_.push_back({bpf_program__name(prog), pinfo.run_cnt, pinfo.run_time_ns,
-                         pinfo.recursion_misses});
+  std::vector<const ProgramPart*> parts{core_.get()};
+  for (const auto& part : optional_) parts.push_back(part.get());
+  for (const ProgramPart* part : parts) {
+    if (!part->on()) continue;
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, part->skel()->obj) {
+      int pfd = bpf_program__fd(prog);
+      if (pfd < 0) continue;  // another part's program
+      bpf_prog_info pinfo{};
+      uint32_t len = sizeof(pinfo);
+      if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) continue;
+      // A skipped state change can cost a session; a skipped owner check only
+      // an owner (the next send/recv or close() supplies it).
+      bool owner_check = strncmp(bpf_program__name(prog), "owner_on_", 9) == 0;
+      (owner_check ? owner_recursion_misses_ : recursion_misses_) += pinfo.recursion_misses;
+      programs_.push_back({bpf_program__name(prog), pinfo.run_cnt, pinfo.run_time_ns,
+                           pinfo.recursion_misses});
+    }
   }
 }
 
@@ -465,14 +517,15 @@ Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
 }
 
 void Probe::Teardown() {
-  // Mirror of start: stop reading, then detach and unload.
+  // Mirror of start: stop reading, then detach and unload, the core last.
   if (poller_) poller_->Stop();
-  if (skel_) {
+  if (core_) {
     ReadKernelCounters();  // the counters outlive the maps
+    while (!optional_.empty()) optional_.pop_back();
     filters_.reset();
-    tcplife_bpf__destroy(skel_);
-    skel_ = nullptr;
+    core_.reset();
   }
+  optional_.clear();
   if (mounted_tracefs_) {
     umount2("/sys/kernel/tracing", MNT_DETACH);  // leave the system as we found it
     mounted_tracefs_ = false;
@@ -480,7 +533,7 @@ void Probe::Teardown() {
 }
 
 void Probe::Stop(const Napi::CallbackInfo& info) {
-  if (poller_ && skel_) {
+  if (poller_ && core()) {
     poller_->Drain();  // hand over what the kernel already queued
   }
   Teardown();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "program_part.h"
 #include "ring_poller.h"
 
 struct tcplife_bpf;
@@ -31,9 +32,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value FindOpenSessions(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
 
-  // Returns 0 or a negative errno; *stage names the step that failed. The
-  // filters are in force before the program is attached.
-  int OpenLoadAttach(Mechanism mechanism, const FilterSpec& filters, const char** stage);
+  // The core part: returns 0 or a negative errno; *stage names the step
+  // that failed. The filters are in force before the program is attached.
+  int StartCore(Mechanism mechanism, const FilterSpec& filters, const char** stage);
+  // Each optional part loads and attaches alone; a failure turns it off.
+  void StartOptionalParts();
+  ProgramPart* OptionalPart(const std::string& name) const;
+  tcplife_bpf* core() const { return core_ ? core_->skel() : nullptr; }
   void Teardown();
   void DeliverBatch(size_t records);
   void DrainFromLoop();
@@ -52,16 +57,14 @@ class Probe : public Napi::ObjectWrap<Probe> {
   uint64_t pidns_ino_ = 0;
   uint32_t drain_interval_ms_ = 50;
   bool owner_from_io_ = true;
-  // Load the iterator that finds sessions open at start (cleared when this
-  // kernel refuses it: the probe then loads without it).
   bool find_open_ = true;
-  std::string find_open_unavailable_;
+  uint32_t reject_for_test_ = 0;  // PART_* bits: tests only
 
   // state
-  tcplife_bpf* skel_ = nullptr;
+  std::unique_ptr<ProgramPart> core_;
+  std::vector<std::unique_ptr<ProgramPart>> optional_;  // in attach order
   std::unique_ptr<FilterGenerations> filters_;
   Mechanism mechanism_ = Mechanism::kTpBtf;
-  bool owner_io_attached_ = false;
   bool mounted_tracefs_ = false;
   std::unique_ptr<RingPoller> poller_;
   Napi::FunctionReference on_batch_;

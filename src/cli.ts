@@ -11,7 +11,7 @@ import { ConfigError, loadSettings, type Loaded } from './config/load';
 import { printConfig } from './config/print';
 import { settings as allSettings } from './config/schema';
 import { usage } from './config/usage';
-import type { KernelFilters } from './kernel/probe-types';
+import { KERNEL_PARTS, partOn, type KernelFilters, type KernelPartName, type ProbeInfo } from './kernel/probe-types';
 import { ProbeError, SessionProbe } from './kernel/probe';
 import { ConsoleSink } from './output/console-sink';
 import { FdWriter } from './output/fd-writer';
@@ -46,12 +46,36 @@ function formatCounters(c: Record<string, number>): string {
     .join(' ');
 }
 
-function describeAttach(mechanism: string, ownerFromIo: boolean, ms: number): string {
-  const hook = mechanism === 'tp_btf' ? 'tp_btf/inet_sock_set_state' : 'tracepoint sock:inet_sock_set_state';
-  const owners = ownerFromIo
+/** The start-up report: the mechanism, one line per part that is off (with its log when verbose), what was found open. */
+function reportStart(info: ProbeInfo, verbose: boolean): void {
+  if (info.tpBtfRefused) log(`tp_btf/inet_sock_set_state refused (${info.tpBtfRefused}): using the classic tracepoint`);
+  for (const part of info.parts) {
+    if (part.on) continue;
+    log(`off: ${KERNEL_PARTS[part.name].what}: ${part.reason}; ${KERNEL_PARTS[part.name].without}`);
+    if (verbose && part.log) process.stderr.write(part.log.endsWith('\n') ? part.log : `${part.log}\n`);
+  }
+  const hook = info.mechanism === 'tp_btf' ? 'tp_btf/inet_sock_set_state' : 'tracepoint sock:inet_sock_set_state';
+  const owners = partOn(info, 'owners-from-io')
     ? 'owners of accepted sockets from their first send/recv'
     : 'owners of accepted sockets from close()';
-  return `tracing TCP sessions via ${hook} (${owners}); attached in ${ms.toFixed(0)} ms`;
+  log(`tracing TCP sessions via ${hook} (${owners}); attached in ${info.attachMs.toFixed(0)} ms`);
+  const open = info.openAtStart;
+  if (open.reason !== undefined) return; // the part is off: said above
+  const where = open.namespaces === 1 ? '' : ` in ${open.namespaces} network namespaces`;
+  log(`found ${open.found} TCP sessions open at start${where} in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`);
+  if (open.namespacesMissed) log(`${open.namespacesMissed} network namespaces not searched for open sessions: ${open.missedReason}`);
+  if (open.ownersDropped) log(`${open.ownersDropped} sessions open at start were found without their owner (no room to note it)`);
+}
+
+/** TCPLIFE_TEST_REJECT_PARTS (tests only): parts of the kernel program to make the verifier refuse. */
+function rejectPartsFrom(env: NodeJS.ProcessEnv): ('core' | KernelPartName)[] | undefined {
+  const text = env.TCPLIFE_TEST_REJECT_PARTS;
+  if (!text) return undefined;
+  const allowed = ['core', ...Object.keys(KERNEL_PARTS)];
+  const names = text.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !allowed.includes(n));
+  if (unknown.length) fail(`TCPLIFE_TEST_REJECT_PARTS: unknown part ${unknown.join(', ')} (allowed: ${allowed.join(', ')})`, 2);
+  return names as ('core' | KernelPartName)[];
 }
 
 /** Reads the CA, key and certificate files a connection names; exit 2 if one cannot be read. */
@@ -156,7 +180,7 @@ function main(argv: string[]): void {
 
   let probe: SessionProbe;
   try {
-    probe = new SessionProbe({ attach: s.attach });
+    probe = new SessionProbe({ attach: s.attach, rejectParts: rejectPartsFrom(process.env) });
   } catch (err) {
     fail((err as Error).message, 1); // the addon is missing or does not load
   }
@@ -235,14 +259,7 @@ function main(argv: string[]): void {
   };
 
   try {
-    const info = agent.start();
-    log(describeAttach(info.mechanism, info.ownerFromSocketIo, info.attachMs));
-    const open = info.openAtStart;
-    log(
-      open.reason === undefined
-        ? `found ${open.found} TCP sessions open at start in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`
-        : `TCP sessions open at start were not looked for (${open.reason}): they are reported when they close, as partial`,
-    );
+    reportStart(agent.start(), s.verbose);
     log(filters.scope.reason);
   } catch (err) {
     if (err instanceof ProbeError) {

@@ -1,6 +1,6 @@
 // Raw typings of the native addon (native/addon.cc). The friendly API is probe.ts.
 import * as path from 'node:path';
-import type { ProbeCounters, ProbeInfo } from './probe-types';
+import type { OpenAtStart, ProbeCounters, ProbeInfo } from './probe-types';
 
 export interface FieldLayout {
   offset: number;
@@ -45,15 +45,15 @@ export interface NativeFilters {
 
 export interface NativeProbe {
   /** onBatch gets one shared buffer holding `count` records; it is reused after the call returns. */
-  start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): ProbeInfo;
+  start(filters: NativeFilters, onBatch: (records: Buffer, count: number) => void): Omit<ProbeInfo, 'openAtStart'>;
   /** Atomic: a session closing meanwhile is judged by the old filters or by the new ones. */
   setFilters(filters: NativeFilters): void;
   /** The filter generation in force (0 or 1): stamped on the records it admits. */
   filterGeneration(): number;
   drain(): number;
   counters(): NativeCounters;
-  /** Gives the TCP sessions open now state and owner (found: -1 when the kernel has no iterator for it). */
-  findOpenSessions(): { found: number; ms?: number; reason?: string };
+  /** Gives the TCP sessions open now state, role and owner (found: -1 when the open-sessions part is off). */
+  findOpenSessions(): OpenAtStart;
   stop(): void;
 }
 
@@ -64,6 +64,7 @@ export interface NativeProbeOptions {
   drainIntervalMs?: number;
   ownerFromSocketIo?: boolean;
   findOpenSessions?: boolean;
+  rejectParts?: string[];
   /** {dev, ino} of a PID namespace (nsfs stat); absent: the host's. */
   pidNamespace?: { dev: number; ino: number };
 }

@@ -14,6 +14,11 @@ export interface ProbeOptions {
   /** Find the sessions open at start, right after attaching (ProbeInfo.openAtStart). Default true. */
   findOpenSessions?: boolean;
   /**
+   * Tests only: parts of the kernel program (KERNEL_PARTS, or 'core') that
+   * get a deliberate verifier error, to show that each fails alone.
+   */
+  rejectParts?: ('core' | KernelPartName)[];
+  /**
    * The PID namespace whose view of owners' PIDs sessions carry (their
    * `pid`); null: the host's. Default: the agent's own (see ownPidNamespace).
    */
@@ -66,10 +71,42 @@ export const NO_KERNEL_FILTERS: KernelFilters = {
   cgroupIds: [],
 };
 
+/**
+ * The optional parts of the kernel program, each loaded alone beside the
+ * core (the state-change program, its filters and the ring buffer): a kernel
+ * that refuses one turns off that part only.
+ */
+export const KERNEL_PARTS = {
+  'nested-state-changes': {
+    what: 'state changes nested in an interrupt (set_state_nested)',
+    without: 'such a state change is skipped, counted as skipped_state_changes',
+  },
+  'owners-from-io': {
+    what: 'owners of accepted sockets from their first send/recv (tp_btf sock_send_length, sock_recv_length)',
+    without: 'an accepted socket gets its owner from close(), or none',
+  },
+  'open-sessions': {
+    what: 'sessions open at start (iter/task_file, iter/tcp)',
+    without: 'they are reported when they close, as partial, without role and with the owner close() shows',
+  },
+} as const;
+export type KernelPartName = keyof typeof KERNEL_PARTS;
+
+export interface KernelPart {
+  name: KernelPartName;
+  on: boolean;
+  /** Why it is off: the step, then the verifier's last words or libbpf's. */
+  reason?: string;
+  /** The whole libbpf and verifier log of the failure (for --verbose). */
+  log?: string;
+}
+
 export interface ProbeInfo {
   mechanism: 'tp_btf' | 'tracepoint';
-  /** Whether sock_send_length/sock_recv_length give owners of accepted sockets. */
-  ownerFromSocketIo: boolean;
+  /** Why tp_btf was refused when attach 'auto' fell back to the classic tracepoint. */
+  tpBtfRefused?: string;
+  /** Every optional part, on or off. */
+  parts: KernelPart[];
   /** Milliseconds from open to attached. */
   attachMs: number;
   /**
@@ -77,7 +114,25 @@ export interface ProbeInfo {
    * how many, or -1 with the reason when they could not be looked for
    * (they are then reported at close without owner or role).
    */
-  openAtStart: { found: number; ms: number; reason?: undefined } | { found: -1; ms?: undefined; reason: string };
+  openAtStart: OpenAtStart;
+}
+
+export type OpenAtStart =
+  | {
+      found: number;
+      ms: number;
+      /** Network namespaces walked, and those that could not be entered (with why). */
+      namespaces: number;
+      namespacesMissed: number;
+      missedReason?: string;
+      /** Sessions found without their owner: no room to note it. */
+      ownersDropped: number;
+      reason?: undefined;
+    }
+  | { found: -1; ms?: undefined; reason: string };
+
+export function partOn(info: ProbeInfo, name: KernelPartName): boolean {
+  return info.parts.some((p) => p.name === name && p.on);
 }
 
 /** Kernel-side and reader-side counters since start. */

@@ -1,7 +1,7 @@
 // The friendly probe: kernel batches in, TcpSession arrays out.
 import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
 import { encodeKernelFilters } from './kernel-filters';
-import type { KernelFilters, ProbeInfo, ProbeOptions } from './probe-types';
+import type { KernelFilters, OpenAtStart, ProbeInfo, ProbeOptions } from './probe-types';
 import { ownPidNamespace } from '../container/namespaces';
 import { decodeSessions } from '../sessions/decode';
 import { EVENT_SIZE } from '../sessions/wire';
@@ -54,7 +54,7 @@ export class SessionProbe {
   start(filters: KernelFilters, onSessions: (batch: TcpSession[]) => void): ProbeInfo {
     if (this.started) throw new Error('probe already started');
     const encoded = encodeKernelFilters(filters);
-    let info: ProbeInfo;
+    let info: Omit<ProbeInfo, 'openAtStart'>;
     try {
       info = this.native.start(encoded, (records, count) => {
         // Decoded and handed on in slices: the sessions of a slice (and
@@ -70,17 +70,16 @@ export class SessionProbe {
       throw fromNative(err);
     }
     this.started = true;
-    info.openAtStart = this.findOpenSessions();
+    const openAtStart = this.findOpenSessions();
     this.clockTimer = setInterval(() => this.clock.refresh(), CLOCK_REFRESH_MS);
     this.clockTimer.unref();
-    return info;
+    return { ...info, openAtStart };
   }
 
   /** Sessions open now (before the probe) get state and owner: see ProbeInfo.openAtStart. */
-  private findOpenSessions(): ProbeInfo['openAtStart'] {
+  private findOpenSessions(): OpenAtStart {
     try {
-      const r = this.native.findOpenSessions();
-      return r.found < 0 ? { found: -1, reason: r.reason ?? 'unavailable' } : { found: r.found, ms: r.ms ?? 0 };
+      return this.native.findOpenSessions();
     } catch (err) {
       return { found: -1, reason: (err as Error).message };
     }

@@ -4,7 +4,7 @@
 # files changed since (a label on the image holds their hash): quick when
 # nothing changed. scripts/test and test/container/run.sh call it.
 #   usage: test/container/build-image.sh     (as root)
-# Installs podman, runc and debootstrap when missing. No registry is needed:
+# Needs podman, runc, debootstrap and catatonit (scripts/setup --for-tests). No registry is needed:
 # the base is a slim Debian bookworm made with debootstrap, and Node is this
 # machine's, copied in by docker/stage-node.sh.
 # Env: IMAGE (default localhost/tcplife-otel:test), BASE_IMAGE (default
@@ -24,15 +24,9 @@ say() { echo "test:container: $*" >&2; }
 secs() { echo $(( $(date +%s) - $1 ))s; }
 
 [ "$(id -u)" -eq 0 ] || { say "run as root"; exit 1; }
-missing=()
-for pkg in podman runc debootstrap; do
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)" = installed ] || missing+=("$pkg")
+for cmd in podman runc debootstrap catatonit; do
+  command -v "$cmd" >/dev/null || { say "$cmd is missing: scripts/setup --for-tests installs it"; exit 1; }
 done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 
 # --- base image: debootstrap, slimmed as the official -slim images are ---------
 if ! timeout 30 "${P[@]}" image exists "$BASE_IMAGE"; then

@@ -5,7 +5,7 @@
 #   usage: test/container/run.sh            (as root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/setup
+scripts/setup --for-tests
 test/container/build-image.sh
 exec node node_modules/mocha/bin/mocha.js --no-config --reporter test/support/summary-reporter.js --timeout 180000 \
   'dist/test/container/**/*.test.js'

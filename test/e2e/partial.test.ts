@@ -83,7 +83,7 @@ describe('sessions older than the probe', () => {
     const seen: TcpSession[] = [];
     const { ends, port, before } = await openedBefore(() => {
       const p = new SessionProbe({ findOpenSessions: false });
-      assert.deepEqual(p.start(ANY, (b) => seen.push(...b)).openAtStart, { found: -1, reason: 'not asked for' });
+      assert.deepEqual(p.start(ANY, (b) => seen.push(...b)).openAtStart, { found: -1, reason: 'turned off by the configuration' });
       return p;
     }, seen);
     for (const s of ends) {
