@@ -9,6 +9,8 @@ import { SessionProbe } from '../../src/kernel/probe';
 import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 import { jsonLine } from '../../src/output/json-lines';
+import { useNetnsPair } from '../support/netns';
+import { driverName, killAllDrivers, startSessionDriver } from '../support/session-driver';
 
 const ANY = NO_KERNEL_FILTERS;
 
@@ -102,5 +104,32 @@ describe('sessions older than the probe', () => {
     // The client's FIN was acked (FIN_WAIT2): only its SYN could remain in the count.
     assert.ok(clientEnd.bytesSent === 300 || clientEnd.bytesSent === 301, `bytesSent ${clientEnd.bytesSent}`);
     assert.equal(probe!.counters().birthMissed - before, 2);
+  });
+
+  describe('in another network namespace', function () {
+    const pair = useNetnsPair();
+    afterEach(() => killAllDrivers());
+
+    it('are found there too (the tcp iterator runs inside each namespace that holds one): owner and role, veth addresses', async function () {
+      const a = pair().a;
+      const driver = await startSessionDriver(driverName('pns'), { netns: a.netns });
+      const listener = await driver.listen(a.ipv6);
+      const old = await driver.open(a.ipv6, listener);
+      const seen: TcpSession[] = [];
+      probe = new SessionProbe();
+      const open = probe.start(ANY, (b) => seen.push(...b)).openAtStart;
+      if (open.reason !== undefined) assert.fail(`not looked for: ${open.reason}`);
+      assert.ok(open.found >= 2 && open.namespaces >= 2, JSON.stringify(open));
+      assert.equal(open.namespacesMissed, 0, JSON.stringify(open));
+      await driver.closeOpen(old.handle);
+      const ends = await waitFor(probe, seen, (s) => s.localPort === old.clientPort || s.remotePort === old.clientPort, 2);
+      assert.deepEqual(
+        ends.map((s) => [s.localPort === listener ? 'server' : 'client', s.role, s.pid, s.ownerSource, s.localAddress, s.family]).sort(),
+        [
+          ['client', 'client', driver.hostPid, 'found', a.ipv6, 6],
+          ['server', 'server', driver.hostPid, 'found', a.ipv6, 6],
+        ],
+      );
+    });
   });
 });
