@@ -270,7 +270,7 @@ const running = new Set<SessionDriver>();
 function realPython(): string {
   python ??= execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable))'], {
     encoding: 'utf8',
-    timeout: 10_000,
+    timeout: 60_000, // a bound: pyenv's shim takes over 10 s under software emulation
   }).trim();
   return python;
 }
