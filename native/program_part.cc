@@ -80,6 +80,7 @@ std::string FailureReason(int err, const std::string& libbpf_log) {
   // statistics say nothing about why.
   static const std::regex generic(
       "failed to load object|failed to load BPF skeleton|BPF program load failed|"
+      "failed to prepare load attributes|failed to auto-attach|"
       "failed to load: -?[0-9]+$|PROG LOAD LOG|^processed [0-9]+ insns|^verification time|"
       "^stack depth|^peak_states|^mark_read|^-- |^$");
   std::istringstream in(libbpf_log);
@@ -100,6 +101,8 @@ std::string FailureReason(int err, const std::string& libbpf_log) {
   }
   std::string reason = !in_log.empty() ? in_log : outside;
   if (reason.rfind("libbpf: ", 0) == 0) reason.erase(0, 8);
+  static const std::regex program_prefix("^prog '[A-Za-z0-9_]+': ");  // the caller names the program
+  reason = std::regex_replace(reason, program_prefix, "");
   if (reason.empty()) reason = strerror(err < 0 ? -err : err);
   return reason;
 }

@@ -3,7 +3,8 @@
  * agent, started as a user would (the CLI, JSON lines and OTLP export), a
  * session opened before it, the known workload, then the checks.
  * TCPLIFE_MATRIX_EXPECT_OFF names the parts this kernel must refuse
- * (comma-separated; empty: none). Everything is slow here (software
+ * (comma-separated NAME or NAME=WORDS, WORDS being what the off line must
+ * say; empty: none). Everything is slow here (software
  * emulation): timeouts are generous, counts and contents exact.
  */
 import { strict as assert } from 'node:assert';
@@ -14,7 +15,8 @@ import { driverName, killAllDrivers, startSessionDriver } from '../support/sessi
 import { GUEST_CASES } from './guest-cases';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const expectOff = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '').split(',').filter(Boolean);
+const expectations = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '').split(',').filter(Boolean).map((e) => e.split('='));
+const expectOff = expectations.map(([name]) => name);
 
 describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {
   this.timeout(300_000);
@@ -71,6 +73,10 @@ describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {
     };
     const off = Object.keys(names).filter((n) => offLines.some((l) => names[n].test(l)));
     assert.deepEqual(off, Object.keys(names).filter((n) => expectOff.includes(n)), `parts off: ${offLines.join(' | ')}`);
+    for (const [name, words] of expectations) {
+      const line = offLines.find((l) => names[name].test(l))!;
+      if (words) assert.ok(line.includes(words), `the off line of ${name} should say "${words}": ${line}`);
+    }
   });
 
   it(GUEST_CASES.sessions, function () {

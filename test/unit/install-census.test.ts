@@ -31,8 +31,8 @@ const NOT_RUN: Record<string, string> = {
   java: 'a process name in the service-rule tests',
 };
 
-/** Programs of the machine image that no Debian package owns. */
-const IMAGE_PREFIXES = ['/root/.pyenv/'];
+/** Programs no Debian package owns: the machine image's Python, and what `npm ci` installed (npm test puts node_modules/.bin on PATH). */
+const NOT_DPKG_PREFIXES = ['/root/.pyenv/', `${path.join(ROOT, 'node_modules')}/`];
 
 function filesUnder(dir: string, keep: (f: string) => boolean): string[] {
   const out: string[] = [];
@@ -148,7 +148,7 @@ describe('install census: what the scripts and tests run, against what the scrip
     for (const [name, where] of census()) {
       const file = resolve(name)!;
       if (!existsSync(file)) continue;
-      if (IMAGE_PREFIXES.some((p) => file.startsWith(p))) continue;
+      if (NOT_DPKG_PREFIXES.some((p) => file.startsWith(p))) continue;
       const pkg = ownerPackage(file);
       if (!pkg) problems.push(`${name} (${file}, seen in ${where}): no Debian package owns it`);
       else if (!base.has(pkg) && !setup.has(pkg)) problems.push(`${name} (${file}, seen in ${where}): package ${pkg} is neither installed by scripts/setup nor on a new machine`);
