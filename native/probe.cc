@@ -69,8 +69,7 @@ std::string Explain(int err, const char* stage, const std::string& mechanism, co
   std::string what = mechanism.empty() ? "" : " (" + mechanism + ")";
   if (PermissionError(err, stage))
     return "permission denied while " + std::string(stage) +
-           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON "
-           "(CAP_SYS_ADMIN on kernels before 5.8)";
+           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON";
   if (e == EACCES)
     return "the kernel's verifier rejected the core program" + what + ": " + reason +
            "; run with --verbose to see its log, and report it with your kernel version";
