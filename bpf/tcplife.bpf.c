@@ -22,7 +22,8 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-#define E2BIG 7 /* errno: a full map */
+#define EEXIST 17 /* errno: the key is there already */
+#define E2BIG 7   /* errno: a full map */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -733,6 +734,7 @@ struct {
 
 __u64 found_sessions;
 __u64 open_owners_dropped; /* owners pass 1 had no room for: found without owner */
+__u64 open_netns_dropped;  /* namespaces pass 1 had no room for: not searched */
 
 /* Pid namespaces nest at most this deep (the kernel's MAX_PID_NS_LEVEL). */
 #define MAX_PID_NS_LEVEL 32
@@ -773,6 +775,7 @@ int find_open_owners(struct bpf_iter__task_file *ctx)
 	__u64 key;
 	__u16 family;
 	__u8 state, one = 1;
+	long err;
 
 	REJECT_IF_TESTED(PART_OPEN_SESSIONS);
 	if (!task || !file)
@@ -791,6 +794,13 @@ int find_open_owners(struct bpf_iter__task_file *ctx)
 	state = sk->__sk_common.skc_state;
 	lkey.netns = sk->__sk_common.skc_net.net->ns.inum;
 	lkey.port = sk->__sk_common.skc_num;
+	owner.ns_pid = ns_tgid_of(task);
+	/* A way into the socket's namespace for pass 2: a process that is in it
+	 * now (one may hold a socket of a namespace it has left). Listeners
+	 * count: connections not yet accepted live in their namespace too. */
+	if (owner.ns_pid && BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) == lkey.netns &&
+	    bpf_map_update_elem(&open_netns, &lkey.netns, &owner.ns_pid, BPF_NOEXIST) == -E2BIG)
+		open_netns_dropped++;
 	if (state == TCP_LISTEN) {
 		bpf_map_update_elem(&open_listeners, &lkey, &one, BPF_ANY);
 		return 0;
@@ -798,18 +808,16 @@ int find_open_owners(struct bpf_iter__task_file *ctx)
 	if (state == TCP_CLOSE)
 		return 0;
 
-	/* the task is a thread group leader: the iterator visits one per file table */
+	/* a thread with a file table of its own is visited too: tgid is its process */
 	owner.pid = task->tgid;
 	owner.tid = task->pid;
-	owner.ns_pid = ns_tgid_of(task);
 	owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	BPF_CORE_READ_STR_INTO(&owner.comm, task, comm);
 	key = (__u64)sk;
 	/* a socket shared by several processes: the first one found owns it */
-	if (bpf_map_update_elem(&open_owners, &key, &owner, BPF_NOEXIST) == -E2BIG)
+	err = bpf_map_update_elem(&open_owners, &key, &owner, BPF_NOEXIST);
+	if (err && err != -EEXIST)
 		open_owners_dropped++;
-	if (owner.ns_pid)
-		bpf_map_update_elem(&open_netns, &lkey.netns, &owner.ns_pid, BPF_NOEXIST);
 	return 0;
 }
 

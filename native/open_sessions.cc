@@ -30,13 +30,18 @@ int RunIterator(int iter_fd) {
   return err;
 }
 
+// Keys first, then the deletes: restarting the walk after each delete
+// would rescan the buckets every time (quadratic in a 65,536-entry map).
 void ClearMap(bpf_map* map) {
   int fd = bpf_map__fd(map);
-  std::vector<uint8_t> key(bpf_map__key_size(map)), next(bpf_map__key_size(map));
-  while (bpf_map_get_next_key(fd, nullptr, next.data()) == 0) {
-    key = next;
-    if (bpf_map_delete_elem(fd, key.data())) break;
+  size_t size = bpf_map__key_size(map);
+  std::vector<uint8_t> keys, next(size);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    keys.insert(keys.end(), next.begin(), next.end());
+    prev = keys.data() + keys.size() - size;
   }
+  for (size_t at = 0; at < keys.size(); at += size) bpf_map_delete_elem(fd, keys.data() + at);
 }
 
 // An iterator fd for iter/tcp in the network namespace `netns` (entered
@@ -47,9 +52,9 @@ int TcpIteratorIn(bpf_link* link, uint32_t netns, uint32_t pid, int own_ns_fd) {
   int ns_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (ns_fd < 0) return -errno;
   struct stat st;
-  if (fstat(ns_fd, &st) != 0 || st.st_ino != netns) {  // the process is gone, its pid reused
+  if (fstat(ns_fd, &st) != 0 || st.st_ino != netns) {  // the process left it, or exited and its pid was reused
     close(ns_fd);
-    return -ESRCH;
+    return -ESTALE;
   }
   if (setns(ns_fd, CLONE_NEWNET) != 0) {
     int err = -errno;
@@ -97,15 +102,23 @@ int FindOpenSessions(const ProgramPart& part, tcplife_bpf* core, OpenSessionsFou
       netns = next;
       if (netns == own.st_ino || bpf_map_lookup_elem(netns_fd, &netns, &pid) != 0) continue;
       int fd = TcpIteratorIn(sessions, netns, pid, own_ns_fd);
-      if (fd < 0) {
-        found->namespaces_missed++;
-        if (found->missed_reason.empty())
-          found->missed_reason = fd == -EPERM ? "entering another network namespace needs CAP_SYS_ADMIN"
-                                              : std::string("namespace ") + std::to_string(netns) + ": " + strerror(-fd);
+      int walk = fd < 0 ? fd : RunIterator(fd);
+      if (!walk) {
+        found->namespaces++;
         continue;
       }
-      err = RunIterator(fd);
-      if (!err) found->namespaces++;
+      // One namespace lost is not the walk lost: what was found stays found.
+      found->namespaces_missed++;
+      if (found->missed_reason.empty()) {
+        std::string where = "namespace " + std::to_string(netns) + ": ";
+        found->missed_reason = walk == -EPERM    ? "entering another network namespace needs CAP_SYS_ADMIN"
+                               : walk == -ESTALE ? where + "the process that was in it has left or exited"
+                                                 : where + strerror(-walk);
+      }
+    }
+    if (core->bss->open_netns_dropped) {
+      found->namespaces_missed += static_cast<uint32_t>(core->bss->open_netns_dropped);
+      if (found->missed_reason.empty()) found->missed_reason = "more network namespaces than the search has room for (4096)";
     }
   }
   if (own_ns_fd >= 0) close(own_ns_fd);

@@ -21,7 +21,9 @@ class ProgramPart {
   ProgramPart& operator=(const ProgramPart&) = delete;
 
   // Opens a fresh instance with only this part's programs to load. Knobs
-  // (rodata, map sizes) may be set on skel() between Open and Load.
+  // (rodata, map sizes) set on skel() between Open and Load count for the
+  // core only: an optional part reuses the core's maps, .rodata included,
+  // as the core left them (libbpf neither resizes nor refills a reused map).
   int Open();
   // Loads; every map is `core`'s when given (else this part creates them).
   int Load(tcplife_bpf* core);

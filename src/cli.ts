@@ -60,7 +60,11 @@ function reportStart(info: ProbeInfo, verbose: boolean): void {
     : 'owners of accepted sockets from close()';
   log(`tracing TCP sessions via ${hook} (${owners}); attached in ${info.attachMs.toFixed(0)} ms`);
   const open = info.openAtStart;
-  if (open.reason !== undefined) return; // the part is off: said above
+  if (open.reason !== undefined) {
+    // Off: said above. On, but the walk failed: say so here.
+    if (partOn(info, 'open-sessions')) log(`the search for TCP sessions open at start failed (${open.reason}): they are reported when they close, as partial`);
+    return;
+  }
   const where = open.namespaces === 1 ? '' : ` in ${open.namespaces} network namespaces`;
   log(`found ${open.found} TCP sessions open at start${where} in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`);
   if (open.namespacesMissed) log(`${open.namespacesMissed} network namespaces not searched for open sessions: ${open.missedReason}`);

@@ -50,6 +50,8 @@ describe('capabilities', () => {
   it('runs as a non-root user with only CAP_BPF and CAP_PERFMON', async () => {
     const r = await runAs(['bpf', 'perfmon']);
     assert.match(r.stderr, /tracing TCP sessions via tp_btf\/inet_sock_set_state/);
+    assert.doesNotMatch(r.stderr, /: off: /, 'every part of the kernel program loads with these two');
+    assert.match(r.stderr, /found \d+ TCP sessions open at start/);
     assert.match(r.stderr, /stopped \(SIGINT\)/);
     assert.equal(r.status, 0, r.stderr);
   });

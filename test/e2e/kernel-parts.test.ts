@@ -116,6 +116,7 @@ describe('kernel parts that fail alone (TCPLIFE_TEST_REJECT_PARTS)', function ()
     const agent = new AgentProcess(['-j', '--verbose', '--stats-interval', '0'], { TCPLIFE_TEST_REJECT_PARTS: 'owners-from-io' });
     await agent.ready();
     const exit = await agent.stop();
+    assert.equal(exit.code, 0, exit.stderr);
     assert.match(exit.stderr, /-- BEGIN PROG LOAD LOG --/);
     assert.match(exit.stderr, /processed \d+ insns/, 'the log runs to the verifier\'s last words');
     assert.ok(exit.stderr.indexOf("prog 'owner_on_send'") >= 0, exit.stderr);

@@ -119,8 +119,8 @@ describe('sessions older than the probe', () => {
       probe = new SessionProbe();
       const open = probe.start(ANY, (b) => seen.push(...b)).openAtStart;
       if (open.reason !== undefined) assert.fail(`not looked for: ${open.reason}`);
+      // Other namespaces on the machine may come and go meanwhile: only ours counts (its ends below).
       assert.ok(open.found >= 2 && open.namespaces >= 2, JSON.stringify(open));
-      assert.equal(open.namespacesMissed, 0, JSON.stringify(open));
       await driver.closeOpen(old.handle);
       const ends = await waitFor(probe, seen, (s) => s.localPort === old.clientPort || s.remotePort === old.clientPort, 2);
       assert.deepEqual(

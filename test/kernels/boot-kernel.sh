@@ -128,9 +128,11 @@ ensure_kernel() {
 build_cache() {
   local dir=$1 pkg=$2 deb release
   echo "boot-kernel: fetching $pkg into $CACHE_ROOT (once per machine)" >&2
+  # An old or missing package list is the usual reason to fail: refresh it once.
   (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2 ||
-    die 1 "could not download $pkg (is the network up, and apt-get update done?)"
-  deb=$(echo "$dir"/*.deb)
+    { apt-get update -qq >&2 && (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2; } ||
+    die 1 "could not download $pkg from Debian's archive (is the network up? has the archive dropped this version?)"
+  deb=$(compgen -G "$dir/*.deb" | head -n 1) || die 1 "apt-get download left no .deb for $pkg"
   dpkg-deb -x "$deb" "$dir/root"
   dpkg-deb -f "$deb" Version >"$dir/version"
   rm -f "$deb"
@@ -190,6 +192,7 @@ build_initramfs() {
   mkdir -p "$stage"/{bin,dev,proc,sys,newroot,out,modules}
   cp /bin/busybox "$stage/bin/busybox"
   while read -r file; do
+    [[ -n $file ]] || continue # every module built in: nothing to load
     n=$((n + 1))
     name=$(printf '%02d-%s' "$n" "$(basename "$file")")
     case $file in
@@ -259,7 +262,8 @@ write_guest_files() {
   local out=$1 kdir=$2
   shift 2
   local dir=$out/.boot-kernel name arg modprobe
-  modprobe=$(PATH=$PATH:/usr/sbin:/sbin command -v modprobe)
+  modprobe=$(PATH=$PATH:/usr/sbin:/sbin command -v modprobe) ||
+    die 1 "modprobe not found: scripts/setup --for-tests installs kmod"
   rm -rf "$dir"
   mkdir -p "$dir"
   printf 'BK_OUT=%s\nBK_KERNEL=%s\nBK_CWD_SHARE=%s\n' "$(shq "$out")" "$(shq "$kdir")" "$(shq "$cwd_share")" >"$dir/paths"
@@ -393,9 +397,10 @@ main() {
     # Under emulation a guest kernel has been seen to panic while booting,
     # before COMMAND started (rarely): that is the harness failing, not
     # COMMAND, so it gets one more boot, said on stderr.
-    [[ -f $out/exit-status || -f $out/.boot-kernel/started || $qemu_status == 124 || $attempt == 2 ]] && break
+    # (No kernel.log at all: qemu itself did not start; another try would not help.)
+    [[ -f $out/exit-status || -f $out/.boot-kernel/started || $qemu_status == 124 || $attempt == 2 || ! -s $out/kernel.log ]] && break
     echo "boot-kernel: the guest kernel died before COMMAND started; booting once more. Its console ended:" >&2
-    grep -m5 -E 'BUG|RIP:|panic|Oops' "$out/kernel.log" >&2 || tail -n 5 "$out/kernel.log" >&2
+    grep -m5 -E 'BUG|RIP:|panic|Oops' "$out/kernel.log" >&2 || tail -n 5 "$out/kernel.log" >&2 || true
   done
   exit_with_guest_status "$out" "$qemu_status"
 }

@@ -15,7 +15,10 @@ import { driverName, killAllDrivers, startSessionDriver } from '../support/sessi
 import { GUEST_CASES } from './guest-cases';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const expectations = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '').split(',').filter(Boolean).map((e) => e.split('='));
+const expectations = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '').split(',').filter(Boolean).map((e) => {
+  const eq = e.indexOf('=');
+  return eq < 0 ? [e, ''] : [e.slice(0, eq), e.slice(eq + 1)];
+});
 const expectOff = expectations.map(([name]) => name);
 
 describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {

@@ -7,7 +7,7 @@
  * sock_send_length/sock_recv_length tracepoints (Linux 6.3).
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +38,9 @@ interface MochaJsonReport {
   pending: MochaJsonTest[];
 }
 
+/** The boot running now, if any: after() ends it (the script's TERM trap stops qemu). */
+let booting: ChildProcess | undefined;
+
 /** Boots `kernel`, runs the guest suite, returns its report and the console's tail. */
 function runGuest(k: MatrixKernel, outDir: string): Promise<{ status: number | null; console: string }> {
   const guestMocha = [
@@ -64,9 +67,14 @@ function runGuest(k: MatrixKernel, outDir: string): Promise<{ status: number | n
     const keep = (d: Buffer) => {
       console = (console + d.toString()).slice(-20_000);
     };
+    booting = child;
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.on('close', (status) => resolve({ status, console }));
+    child.on('error', (err) => resolve({ status: null, console: `cannot run ${BOOT}: ${err.message}` }));
+    child.on('close', (status) => {
+      booting = undefined;
+      resolve({ status, console });
+    });
   });
 }
 
@@ -87,7 +95,13 @@ for (const k of MATRIX) {
       if (hookFailure) trouble = `${hookFailure.fullTitle}: ${hookFailure.err?.message}\n${r.console.slice(-3000)}`;
     });
 
-    after(function () {
+    after(async function () {
+      const child = booting;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const closed = new Promise((resolve) => child.once('close', resolve));
+        child.kill('SIGTERM');
+        await closed;
+      }
       if (outDir) rmSync(outDir, { recursive: true, force: true });
     });
 
