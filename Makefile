@@ -21,7 +21,7 @@ $(OUT):
 $(OUT)/vmlinux.h: | $(OUT)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BPF_OBJ): bpf/tcplife.bpf.c bpf/session_event.h $(OUT)/vmlinux.h
+$(BPF_OBJ): bpf/tcplife.bpf.c $(wildcard bpf/*.bpf.h) bpf/session_event.h $(OUT)/vmlinux.h
 	clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf -c $< -o $@
 	llvm-strip -g $@
 
