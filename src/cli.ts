@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, type AgentCounters } from './agent';
 import { kernelFiltersFrom, scopedFilters } from './config/kernel-filters';
 import { OwnerCgroups } from './container/container-ids';
-import { decideScope, type ScopeDecision } from './container/namespaces';
+import { decideScope, ownPidNamespace, type ScopeDecision } from './container/namespaces';
 import { ConfigError, loadSettings, type Loaded } from './config/load';
 import { printConfig } from './config/print';
 import { settings as allSettings } from './config/schema';
@@ -19,7 +19,7 @@ import { compileServiceRules } from './sessions/service-rules';
 import { compileSessionFilter, type SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
 import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
-import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type OtlpConnection } from './telemetry/otlp-config';
+import type { OtlpConnection } from './telemetry/export-config';
 import { detectResource, k8sAttributes } from './telemetry/resource';
 import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
 import type { SdkSpanSink as SdkSpanSinkType } from './telemetry/sdk-span-sink';
@@ -106,7 +106,7 @@ function readTlsFiles(c: OtlpConnection, signal: string): TlsMaterial {
  */
 function traceExporters(loaded: Loaded): { console: boolean; otlp?: SpanSink | SdkSpanSinkType } {
   const env = loaded.otelEnv;
-  const { config } = resolveOtlpTraceConfig(env); // validated by loadSettings
+  const config = loaded.otlp.traces;
   if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
   const tls = readTlsFiles(config, 'TRACES');
   const resource = detectResource(env, k8sAttributes(loaded.settings.k8s));
@@ -134,7 +134,7 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SpanSink | S
  */
 function counterMetrics(loaded: Loaded): ((read: () => Record<string, number>) => CounterMetricsExporter) | undefined {
   const env = loaded.otelEnv;
-  const { config } = resolveOtlpMetricsConfig(env); // validated by loadSettings
+  const config = loaded.otlp.metrics;
   if (!config.enabled) return undefined;
   const tls = readTlsFiles(config, 'METRICS');
   const resource = detectResource(env, k8sAttributes(loaded.settings.k8s)).attributes;
@@ -184,7 +184,7 @@ function main(argv: string[]): void {
 
   let probe: SessionProbe;
   try {
-    probe = new SessionProbe({ attach: s.attach, rejectParts: rejectPartsFrom(process.env) });
+    probe = new SessionProbe({ attach: s.attach, pidNamespace: ownPidNamespace(), rejectParts: rejectPartsFrom(process.env) });
   } catch (err) {
     fail((err as Error).message, 1); // the addon is missing or does not load
   }

@@ -7,6 +7,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { addressBytes, ipv4ToString, ipv6ToString } from '../sessions/address';
+import type { ServiceRule } from '../sessions/service-rules';
+import { isGlob } from '../sessions/glob';
 
 /** A bad value: `expected` says what is allowed ("expected ..."). */
 export class ValueError extends Error {
@@ -25,8 +27,14 @@ const MAX_LIST_ITEMS = 4096;
 /** The kernel's comm holds 15 characters and a NUL. */
 export const COMM_MAX = 15;
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A C0 control character or DEL: never allowed in a value, and escaped in messages. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const CONTROL_CHAR = /[\u0000-\u001f\u007f]/;
+
+/** The text with each control character written as \\uXXXX (one line, nothing hidden). */
+export function escapeControls(text: string): string {
+  return text.replace(new RegExp(CONTROL_CHAR.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** A value quoted for a message: cut if enormous, then JSON-escaped (control characters included). */
 export function quote(value: unknown): string {
@@ -78,7 +86,7 @@ export function plainString(maxLength = 4096): Parser<string> {
   const expected = `expected text of at most ${maxLength} characters, without control characters`;
   return (raw) => {
     const v = text(raw, expected);
-    if (v.length > maxLength || CONTROL.test(v)) throw new ValueError(expected);
+    if (v.length > maxLength || CONTROL_CHAR.test(v)) throw new ValueError(expected);
     return v;
   };
 }
@@ -187,43 +195,20 @@ export const COMM_EXPECTED = `process names of at most ${COMM_MAX} characters (t
 export const comm: Parser<string> = (raw) => {
   const expected = `expected a process name of 1 to ${COMM_MAX} characters (the kernel's comm), exact or with the wildcards * ? [...]`;
   const v = text(raw, expected);
-  if (v === '' || CONTROL.test(v)) throw new ValueError(expected);
+  if (v === '' || CONTROL_CHAR.test(v)) throw new ValueError(expected);
   // Wildcards can stand for several characters: only literal names have a hard limit.
-  if (!/[*?[]/.test(v) && [...v].length > COMM_MAX) {
+  if (!isGlob(v) && [...v].length > COMM_MAX) {
     throw new ValueError(`${expected}; the kernel keeps only the first ${COMM_MAX} (${[...v].slice(0, COMM_MAX).join('')})`);
   }
   if (/\[[^\]]*$/.test(v)) throw new ValueError(`${expected}; a '[' is not closed`);
   return v;
 };
 
-/** A glob (* ? [abc] [a-z] [!x]) as an anchored RegExp; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') out += '.*';
-    else if (c === '?') out += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        out += '\\[';
-        continue;
-      }
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`, 's');
-}
-
 /** A cgroup v2 path relative to the cgroup2 mount: '/system.slice/x.service'. */
 export const cgroupPath: Parser<string> = (raw) => {
   const expected = "expected cgroup v2 paths starting with '/' (relative to the cgroup2 mount, e.g. /system.slice/app.service)";
   const v = text(raw, expected);
-  if (!v.startsWith('/') || v.length > 4096 || CONTROL.test(v) || v.split('/').some((s) => s === '..' || s === '.')) {
+  if (!v.startsWith('/') || v.length > 4096 || CONTROL_CHAR.test(v) || v.split('/').some((s) => s === '..' || s === '.')) {
     throw new ValueError(expected);
   }
   return v.replace(/\/+$/, '') || '/';
@@ -240,21 +225,13 @@ export const netns: Parser<NetnsSpec> = (raw) => {
   const item: Parser<number | string> = (x) => {
     const v = text(x, expected);
     if (/^[0-9]{1,10}$/.test(v) && Number(v) >= 1 && Number(v) <= 0xffffffff) return Number(v);
-    if (v.startsWith('/') && v.length <= 4096 && !CONTROL.test(v)) return v;
+    if (v.startsWith('/') && v.length <= 4096 && !CONTROL_CHAR.test(v)) return v;
     throw new ValueError(`expected a namespace inode from 1 to 4294967295 or an absolute path`);
   };
   const items = list(item, 'namespace inodes or paths', 1024)(raw);
   if (items.length === 0) throw new ValueError(expected);
   return items;
 };
-
-/** One service attribution rule (settings key `services`): AND across kinds, OR within a list. */
-export interface ServiceRule {
-  name: string;
-  comms: string[];
-  local_ports: number[];
-  cgroups: string[];
-}
 
 export const SERVICE_EXPECTED =
   "rules NAME=KIND:VALUE,...[;KIND:VALUE,...] (kinds comm, port, cgroup; e.g. checkout=comm:java;port:8080), or in a file a list of {name, comms, local_ports, cgroups}";
@@ -301,7 +278,7 @@ function serviceRule(item: unknown): ServiceRule {
     throw new ValueError(expected);
   }
   const name = typeof fields.name === 'string' ? fields.name.trim() : '';
-  if (name === '' || name.length > 255 || CONTROL.test(name)) throw new ValueError(`a service name of 1 to 255 characters, without control characters: ${expected}`);
+  if (name === '' || name.length > 255 || CONTROL_CHAR.test(name)) throw new ValueError(`a service name of 1 to 255 characters, without control characters: ${expected}`);
   const rule: ServiceRule = {
     name,
     comms: fields.comms === undefined ? [] : list(comm, COMM_EXPECTED)(fields.comms),

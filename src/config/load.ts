@@ -13,8 +13,9 @@ import convict from 'convict';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
-import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env } from '../telemetry/otlp-config';
-import { ValueError, quote } from './formats';
+import type { OtlpMetricsConfig, OtlpTraceConfig } from '../telemetry/export-config';
+import { ValueError, escapeControls, quote } from './formats';
+import { resolveOtlpMetricsConfig, resolveOtlpTraceConfig, type Env } from './otel-env';
 import { PARSERS, SCHEMA, isSetting, settings, type SchemaNode, type Setting } from './schema';
 import type { Settings } from './settings';
 
@@ -23,7 +24,7 @@ export class ConfigError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {
     // One line each, whatever a parser or a file name put in it.
-    const clean = problems.map((p) => p.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const clean = problems.map(escapeControls);
     super(clean.join('\n'));
     this.name = 'ConfigError';
     this.problems = clean;
@@ -38,8 +39,10 @@ export interface Loaded {
   /** The raw value of every setting (as given, before parsing). */
   raw: Map<string, unknown>;
   origins: Map<string, Origin>;
-  /** OTEL_* variables as the settings define them: what otlp-config.ts and resource.ts read. */
+  /** OTEL_* variables as the settings define them: what otel-env.ts and resource.ts read. */
   otelEnv: Env;
+  /** The exporters' settings, resolved from otelEnv (once, here). */
+  otlp: { traces: OtlpTraceConfig; metrics: OtlpMetricsConfig };
   help: boolean;
   printConfig: boolean;
 }
@@ -313,19 +316,29 @@ export function loadSettings(argv: string[], env: Env): Loaded {
   }
 
   const otelEnv = otelVariables(typed, origins);
+  const traces = resolveOtlpTraceConfig(otelEnv);
+  const metrics = resolveOtlpMetricsConfig(otelEnv);
   if (!problems.length) problems.push(...crossChecks(typed as unknown as Settings, origins));
-  for (const p of otelProblems(otelEnv, origins)) if (!problems.includes(p)) problems.push(p);
+  for (const p of otelProblems([...traces.errors, ...metrics.errors], origins)) if (!problems.includes(p)) problems.push(p);
   if (problems.length && !flags.help) throw new ConfigError(problems);
-  return { settings: typed as unknown as Settings, raw, origins, otelEnv, help: flags.help, printConfig: flags.printConfig };
+  return {
+    settings: typed as unknown as Settings,
+    raw,
+    origins,
+    otelEnv,
+    otlp: { traces: traces.config, metrics: metrics.config },
+    help: flags.help,
+    printConfig: flags.printConfig,
+  };
 }
 
 /**
- * The OTEL_* settings' own checks (otlp-config.ts reads them as variables),
+ * The OTEL_* settings' own checks (otel-env.ts reads them as variables),
  * each reworded for where its value came from: a flag, a file or a variable.
  */
-function otelProblems(otelEnv: Env, origins: Map<string, Origin>): string[] {
+function otelProblems(errors: string[], origins: Map<string, Origin>): string[] {
   const byVariable = new Map(ALL.filter(([, s]) => s.env).map(([key, s]) => [s.env!, key]));
-  return [...resolveOtlpTraceConfig(otelEnv).errors, ...resolveOtlpMetricsConfig(otelEnv).errors].map((message) => {
+  return errors.map((message) => {
     const variable = /^([A-Z_]+)[: ]/.exec(message)?.[1];
     const key = variable && byVariable.get(variable);
     const origin = key ? origins.get(key)! : undefined;

@@ -11,7 +11,7 @@
  *
  * The otel.* settings mirror the standard OTEL_* variables one to one and are
  * kept as text: their cross-checks (signal-specific over generic, batch over
- * queue) live in telemetry/otlp-config.ts, which reads them as variables.
+ * queue) live in ./otel-env.ts, which reads them as variables.
  */
 import convict from 'convict';
 import * as f from './formats';
@@ -102,7 +102,7 @@ const FORMATS = {
   k8sLabel: format('tcplife-k8s-label', f.k8sName(63)),
   k8sSubdomain: format('tcplife-k8s-subdomain', f.k8sName(253)),
   k8sUid: format('tcplife-k8s-uid', f.k8sUid),
-  /** OTEL_* text; otlp-config.ts checks it. '' is unset. */
+  /** OTEL_* text; otel-env.ts checks it. '' is unset. */
   otel: format('tcplife-otel-text', f.plainString(8192)),
   otelMap: format('tcplife-otel-map', otelMap),
 };

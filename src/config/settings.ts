@@ -1,7 +1,8 @@
 /** The typed settings the loader produces (see schema.ts for each one's meaning). */
 import type { AttachMode } from '../kernel/probe-types';
-import type { Outcome } from '../sessions/tcp-session';
-import type { Cidr, NetnsSpec, ServiceRule } from './formats';
+import type { Outcome, Role } from '../sessions/tcp-session';
+import type { ServiceRule } from '../sessions/service-rules';
+import type { Cidr, NetnsSpec } from './formats';
 
 export interface FilterSettings {
   pids: number[];
@@ -12,7 +13,7 @@ export interface FilterSettings {
   family: 'any' | 'ipv4' | 'ipv6';
   local_cidrs: Cidr[];
   remote_cidrs: Cidr[];
-  roles: Array<'client' | 'server'>;
+  roles: Array<Exclude<Role, 'unknown'>>;
   outcomes: Outcome[];
   min_duration_ms: number;
   min_bytes: number;

@@ -20,9 +20,9 @@ export interface ProbeOptions {
   rejectParts?: ('core' | KernelPartName)[];
   /**
    * The PID namespace whose view of owners' PIDs sessions carry (their
-   * `pid`); null: the host's. Default: the agent's own (see ownPidNamespace).
+   * `pid`); absent: the host's. The command line passes the agent's own.
    */
-  pidNamespace?: { dev: number; ino: number } | null;
+  pidNamespace?: { dev: number; ino: number };
 }
 
 /**

@@ -2,10 +2,9 @@
 import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
 import { encodeKernelFilters } from './kernel-filters';
 import type { KernelFilters, OpenAtStart, ProbeInfo, ProbeOptions } from './probe-types';
-import { ownPidNamespace } from '../container/namespaces';
-import { decodeSessions } from '../sessions/decode';
-import { EVENT_SIZE } from '../sessions/wire';
-import { KernelClock } from '../sessions/kernel-clock';
+import { decodeSessions } from './decode';
+import { EVENT_SIZE } from './wire';
+import { KernelClock } from './kernel-clock';
 import type { TcpSession } from '../sessions/tcp-session';
 
 /** A failure to load or attach the kernel program, with a message that names the fix. */
@@ -41,8 +40,7 @@ export class SessionProbe {
 
   constructor(options: ProbeOptions = {}) {
     const addon = loadAddon();
-    const pidNamespace = options.pidNamespace === undefined ? ownPidNamespace() : (options.pidNamespace ?? undefined);
-    this.native = new addon.Probe({ ...options, pidNamespace });
+    this.native = new addon.Probe(options);
     this.clock = new KernelClock(() => addon.clocks());
   }
 

@@ -3,7 +3,7 @@
  * table, it keeps partial sessions (partial: true, null durations) and
  * exact byte counts, and carries its own RFC 3339 timestamps.
  */
-import { connectionIds } from '../telemetry/connection-ids';
+import { connectionIds } from '../sessions/connection-ids';
 import type { TcpSession, WallTime } from '../sessions/tcp-session';
 import { isPartial } from './table';
 

@@ -6,9 +6,16 @@
  * process name globs, local ports (a server's listening port), cgroup v2
  * paths (the owner's cgroup, or one below it). Pure.
  */
-import type { ServiceRule } from '../config/formats';
-import { globToRegExp } from '../config/formats';
+import { globToRegExp } from './glob';
 import type { TcpSession } from './tcp-session';
+
+/** One service attribution rule (settings key `services`): AND across kinds, OR within a list. */
+export interface ServiceRule {
+  name: string;
+  comms: string[];
+  local_ports: number[];
+  cgroups: string[];
+}
 
 /** The service of a session, or undefined for the agent's own service.name. */
 export type ServiceOf = (s: TcpSession) => string | undefined;

@@ -3,23 +3,30 @@
  * cannot know cheaply (process-name globs) or only knows at the end (role,
  * outcome, duration, bytes). Pure; compiled once per configuration.
  */
-import { globToRegExp } from '../config/formats';
-import type { FilterSettings } from '../config/settings';
-import type { TcpSession } from './tcp-session';
+import { globToRegExp, isGlob } from './glob';
+import type { Outcome, Role, TcpSession } from './tcp-session';
 
 export type SessionFilter = (s: TcpSession) => boolean;
+
+/** What the user-space stage decides on (the settings' filters.* of the same names). */
+export interface SessionFilterSpec {
+  /** Process names, exact or globs. */
+  comms: readonly string[];
+  roles: readonly Exclude<Role, 'unknown'>[];
+  outcomes: readonly Outcome[];
+  min_duration_ms: number;
+  min_bytes: number;
+}
 
 /**
  * AND across kinds, OR within a list; an empty list or a 0 minimum does not
  * restrict. Undefined when nothing restricts: the caller skips the call.
  */
-export function compileSessionFilter(
-  f: Pick<FilterSettings, 'comms' | 'roles' | 'outcomes' | 'min_duration_ms' | 'min_bytes'>,
-): SessionFilter | undefined {
+export function compileSessionFilter(f: SessionFilterSpec): SessionFilter | undefined {
   const tests: SessionFilter[] = [];
   if (f.comms.length) {
-    const exact = new Set(f.comms.filter((c) => !/[*?[]/.test(c)));
-    const globs = f.comms.filter((c) => /[*?[]/.test(c)).map(globToRegExp);
+    const exact = new Set(f.comms.filter((c) => !isGlob(c)));
+    const globs = f.comms.filter(isGlob).map(globToRegExp);
     tests.push((s) => exact.has(s.comm) || globs.some((g) => g.test(s.comm)));
   }
   if (f.roles.length) {

@@ -9,7 +9,7 @@
  * `reason` attribute, so a single query sums everything dropped.
  */
 import type { Attribute } from './span-record';
-import type { OtlpMetricsConfig } from './otlp-config';
+import type { OtlpMetricsConfig } from './export-config';
 import type { TlsMaterial } from './span-exporter';
 
 /** One metric, fed by one or more of the agent's counters (told apart by attributes). */

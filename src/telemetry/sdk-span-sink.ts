@@ -42,7 +42,7 @@ import { BasicTracerProvider, BatchSpanProcessor, RandomIdGenerator, type Buffer
 import type { ServiceOf } from '../sessions/service-rules';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
-import { connectionIds, type ConnectionIds } from './connection-ids';
+import { connectionIds, type ConnectionIds } from '../sessions/connection-ids';
 import { sessionToSpan } from './session-to-span';
 import { StatusCode, type Attribute, type AttributeValue, type SpanKindCode } from './span-record';
 

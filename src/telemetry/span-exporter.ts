@@ -43,7 +43,7 @@
  * rejects.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { OtlpTraceConfig } from './otlp-config';
+import type { OtlpTraceConfig } from './export-config';
 import { encodeRequestOfSpanFields, encodeSpanFields } from './otlp-encoder';
 import type { Attribute, SpanRecord } from './span-record';
 

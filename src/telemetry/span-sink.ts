@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServiceOf } from '../sessions/service-rules';
 import type { SessionSink } from '../sessions/session-sink';
 import type { TcpSession } from '../sessions/tcp-session';
-import { connectionIds } from './connection-ids';
+import { connectionIds } from '../sessions/connection-ids';
 import { sessionToSpan } from './session-to-span';
 import type { SpanRecord } from './span-record';
 import type { OtlpSpanExporter } from './span-exporter';

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import { SessionProbe } from '../../src/kernel/probe';
 import { NO_KERNEL_FILTERS } from '../../src/kernel/probe-types';
 import type { TcpSession } from '../../src/sessions/tcp-session';
-import { connectionIds, initialSequenceNumbers } from '../../src/telemetry/connection-ids';
+import { connectionIds, initialSequenceNumbers } from '../../src/sessions/connection-ids';
 
 const LOADER = `
 import socket, sys, time

@@ -3,7 +3,7 @@
 // child; addresses and ports (what NAT rewrites) play no part.
 import { strict as assert } from 'node:assert';
 import type { TcpSession } from '../../src/sessions/tcp-session';
-import { connectionIds, initialSequenceNumbers } from '../../src/telemetry/connection-ids';
+import { connectionIds, initialSequenceNumbers } from '../../src/sessions/connection-ids';
 import { sessionToSpan } from '../../src/telemetry/session-to-span';
 import { rng } from '../support/rng';
 import { sampleSession } from '../support/sample-session';

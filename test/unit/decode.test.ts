@@ -1,8 +1,8 @@
 // decodeSessions on hand-built records: addresses, payload bytes, outcomes, times.
 import { strict as assert } from 'node:assert';
-import { decodeSessions } from '../../src/sessions/decode';
-import { KernelClock } from '../../src/sessions/kernel-clock';
-import { AF_INET, AF_INET6, EVENT_SIZE, FIELDS as F, FLAG, OWNER, ROLE } from '../../src/sessions/wire';
+import { decodeSessions } from '../../src/kernel/decode';
+import { KernelClock } from '../../src/kernel/kernel-clock';
+import { AF_INET, AF_INET6, EVENT_SIZE, FIELDS as F, FLAG, OWNER, ROLE } from '../../src/kernel/wire';
 import { ipv6ToString } from '../../src/sessions/address';
 
 // Wall clock = boot clock + 1,700,000,000 s exactly, to make times easy to check.

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { TcpSession, WallTime } from '../../src/sessions/tcp-session';
 import { jsonLine, rfc3339Micros, sessionToJson } from '../../src/output/json-lines';
-import { connectionIds } from '../../src/telemetry/connection-ids';
+import { connectionIds } from '../../src/sessions/connection-ids';
 import { sampleSession } from '../support/sample-session';
 
 const session = sampleSession;

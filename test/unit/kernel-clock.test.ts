@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { diffNs, KernelClock, splitNs } from '../../src/sessions/kernel-clock';
+import { diffNs, KernelClock, splitNs } from '../../src/kernel/kernel-clock';
 
 /** Reference split with BigInt. */
 function refSplit(ns: bigint): [number, number] {

@@ -1,6 +1,6 @@
 // The user-space filters: process name (exact and glob), role, outcome, minimum duration and bytes.
 import { strict as assert } from 'node:assert';
-import { globToRegExp } from '../../src/config/formats';
+import { globToRegExp } from '../../src/sessions/glob';
 import type { FilterSettings } from '../../src/config/settings';
 import { compileSessionFilter } from '../../src/sessions/session-filter';
 import type { TcpSession } from '../../src/sessions/tcp-session';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { OtlpBatchConfig, OtlpTraceConfig } from '../../src/telemetry/otlp-config';
+import type { OtlpBatchConfig, OtlpTraceConfig } from '../../src/telemetry/export-config';
 import { sessionToSpan } from '../../src/telemetry/session-to-span';
 import { OtlpSpanExporter, type SpanExporterCounters } from '../../src/telemetry/span-exporter';
 import type { Attribute, SpanRecord } from '../../src/telemetry/span-record';

@@ -2,7 +2,7 @@
 // as the addon reports it (sizeof/offsetof compiled from bpf/session_event.h).
 import { strict as assert } from 'node:assert';
 import { loadAddon } from '../../src/kernel/binding';
-import { EVENT_SIZE, FIELDS, FLAG, OWNER, ROLE } from '../../src/sessions/wire';
+import { EVENT_SIZE, FIELDS, FLAG, OWNER, ROLE } from '../../src/kernel/wire';
 
 describe('wire layout (bpf/session_event.h vs src/sessions/wire.ts)', () => {
   const layout = loadAddon().layout();

@@ -1,6 +1,7 @@
 /**
- * Pure resolver of the standard OpenTelemetry environment variables for a
- * trace exporter over OTLP/gRPC (no I/O, never throws). Follows the
+ * Pure resolver of the standard OpenTelemetry environment variables for the
+ * OTLP/gRPC exporters of spans and metrics (no I/O, never throws); the
+ * loader calls it once and hands the result on. Follows the
  * OpenTelemetry specification ("OTLP Exporter Configuration", "Environment
  * Variable Specification"): a signal-specific OTEL_EXPORTER_OTLP_TRACES_*
  * variable wins over the generic OTEL_EXPORTER_OTLP_* one. Values are trimmed;
@@ -42,64 +43,33 @@
  * - Certificate paths are returned as given (trimmed); reading them is the
  *   caller's job.
  */
-import { quote } from '../config/formats';
-
-export interface OtlpEndpoint {
-  host: string;
-  port: number;
-  secure: boolean;
-}
-
-export interface OtlpBatchConfig {
-  maxQueueSize: number;
-  maxExportBatchSize: number;
-  scheduleDelayMs: number;
-  exportTimeoutMs: number;
-}
-
-export type OtlpCompression = 'none' | 'gzip';
-export type TraceExporterName = 'otlp' | 'console';
-
-/** Where and how one signal's exporter connects: shared by traces and metrics. */
-export interface OtlpConnection {
-  endpoint: OtlpEndpoint;
-  headers: Array<[string, string]>;
-  certificateFile?: string;
-  clientKeyFile?: string;
-  clientCertificateFile?: string;
-  compression: OtlpCompression;
-  timeoutMs: number;
-}
-
-export type OtlpSignal = 'TRACES' | 'METRICS';
-
-export interface OtlpTraceConfig extends OtlpConnection {
-  batch: OtlpBatchConfig;
-  /** [] when OTEL_TRACES_EXPORTER is unset (not configured) or "none". */
-  exporters: TraceExporterName[];
-  disabled: boolean;
-}
-
-/** The agent's own counters as OTel metrics (see counter-metrics.ts). */
-export interface OtlpMetricsConfig extends OtlpConnection {
-  /** OTEL_METRICS_EXPORTER=otlp, or unset while traces go over OTLP; never with OTEL_SDK_DISABLED. */
-  enabled: boolean;
-  /** OTEL_METRIC_EXPORT_INTERVAL (default 60000). */
-  intervalMs: number;
-  /** OTEL_METRIC_EXPORT_TIMEOUT (default 30000), clamped to the interval. */
-  exportTimeoutMs: number;
-}
+import type {
+  OtlpBatchConfig,
+  OtlpCompression,
+  OtlpConnection,
+  OtlpEndpoint,
+  OtlpMetricsConfig,
+  OtlpSignal,
+  OtlpTraceConfig,
+  TraceExporterName,
+} from '../telemetry/export-config';
+import { CONTROL_CHAR, quote } from './formats';
+import { SCHEMA } from './schema';
 
 export type Env = Record<string, string | undefined>;
 
-export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4317';
-const DEFAULT_TIMEOUT_MS = 10_000;
+// The defaults are the schema's (as text, like the variables they stand for).
+const OTEL = SCHEMA.otel;
+const DEFAULT_ENDPOINT = String(OTEL.exporter_otlp.endpoint.default);
+const DEFAULT_TIMEOUT_MS = Number(OTEL.exporter_otlp.timeout.default);
 const DEFAULT_BATCH: OtlpBatchConfig = {
-  maxQueueSize: 2048,
-  maxExportBatchSize: 512,
-  scheduleDelayMs: 5000,
-  exportTimeoutMs: 30_000,
+  maxQueueSize: Number(OTEL.bsp.max_queue_size.default),
+  maxExportBatchSize: Number(OTEL.bsp.max_export_batch_size.default),
+  scheduleDelayMs: Number(OTEL.bsp.schedule_delay.default),
+  exportTimeoutMs: Number(OTEL.bsp.export_timeout.default),
 };
+const DEFAULT_METRIC_INTERVAL_MS = Number(OTEL.metric_export_interval.default);
+const DEFAULT_METRIC_TIMEOUT_MS = Number(OTEL.metric_export_timeout.default);
 const MAX_INT32 = 2 ** 31 - 1;
 
 
@@ -198,8 +168,6 @@ function parseEndpoint(
 }
 
 const HEADER_KEY = /^[0-9a-z_.-]+$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function parseHeaders(name: string, value: string, errors: string[]): Array<[string, string]> {
   const headers: Array<[string, string]> = [];
@@ -227,7 +195,7 @@ function parseHeaders(name: string, value: string, errors: string[]): Array<[str
       errors.push(`${where}: the value of ${quote(key)} (not shown) is not allowed: expected valid percent-encoding`);
       return;
     }
-    if (CONTROL.test(decoded)) {
+    if (CONTROL_CHAR.test(decoded)) {
       errors.push(`${where}: the value of ${quote(key)} (not shown) is not allowed: expected no control characters`);
       return;
     }
@@ -263,7 +231,7 @@ function resolveConnection(env: Env, signal: OtlpSignal, errors: string[]): Otlp
   const endpointVar = readOtlp(env, signal, 'ENDPOINT');
   const endpoint =
     (endpointVar && parseEndpoint(endpointVar.name, endpointVar.value, insecure, errors)) ||
-    parseEndpoint('default', DEFAULT_OTLP_ENDPOINT, insecure, [])!;
+    parseEndpoint('default', DEFAULT_ENDPOINT, insecure, [])!;
 
   const headersVar = readOtlp(env, signal, 'HEADERS');
   const headers = headersVar ? parseHeaders(headersVar.name, headersVar.value, errors) : [];
@@ -327,8 +295,6 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
   return { config: { ...connection, batch, exporters, disabled }, errors };
 }
 
-const DEFAULT_METRIC_INTERVAL_MS = 60_000;
-const DEFAULT_METRIC_TIMEOUT_MS = 30_000;
 
 /**
  * The metrics exporter's settings. OTEL_METRICS_EXPORTER takes otlp or none;
@@ -361,9 +327,4 @@ export function resolveOtlpMetricsConfig(env: Env): { config: OtlpMetricsConfig;
     parseInteger('OTEL_METRIC_EXPORT_TIMEOUT', read(env, 'OTEL_METRIC_EXPORT_TIMEOUT'), 1, DEFAULT_METRIC_TIMEOUT_MS, errors),
   );
   return { config: { ...connection, enabled, intervalMs, exportTimeoutMs }, errors };
-}
-
-/** The headers with every value replaced by '***' (for printing a config). */
-export function redactHeaders(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string]> {
-  return headers.map(([key]) => [key, '***']);
 }

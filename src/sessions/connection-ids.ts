@@ -17,7 +17,7 @@
  * kind), so two connections share a trace id only if both their ISNs are
  * equal: about 2^-64 for two connections, n^2 / 2^65 among n.
  */
-import type { TcpSession } from '../sessions/tcp-session';
+import type { TcpSession } from './tcp-session';
 
 export interface ConnectionIds {
   traceId: string;

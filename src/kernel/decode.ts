@@ -1,8 +1,8 @@
 // Batch buffer from the addon -> TcpSession objects. Pure apart from the clock.
-import { ipv4ToString, ipv6ToString } from './address';
+import { ipv4ToString, ipv6ToString } from '../sessions/address';
 import { diffNs, splitNs, type KernelClock } from './kernel-clock';
-import type { OwnerSource, Role, TcpSession } from './tcp-session';
-import { errnoName, sessionOutcome, tcpStateName } from './tcp-state';
+import type { OwnerSource, Role, TcpSession } from '../sessions/tcp-session';
+import { errnoName, sessionOutcome, tcpStateName } from '../sessions/tcp-state';
 import { AF_INET, EVENT_SIZE, FIELDS as F, FLAG, OWNER, ROLE } from './wire';
 
 const ROLES: Record<number, Role> = {

@@ -1,4 +1,4 @@
-import type { WallTime } from './tcp-session';
+import type { WallTime } from '../sessions/tcp-session';
 
 /** A reading of both clocks at one moment (from the addon, as BigInt ns). */
 export interface ClockReading {
