@@ -234,29 +234,6 @@ function batch(n: number, offset = 0): SpanRecord[] {
 }
 
 describe('otlp-encoder', () => {
-  // First, while the encoder has only seen agent-shaped records (as in the
-  // agent): the odd shapes of the tests below (unicode, 300-char strings, NaN)
-  // leave V8 type feedback that makes the same loop several times slower.
-  it('timing: µs per span for 512-span batches (printed, not asserted)', function () {
-    this.timeout(60000);
-    const spans = batch(512);
-    const input = { resource: RESOURCE, scope: SCOPE, spans };
-    for (let i = 0; i < 200; i++) encodeExportTraceRequest(input); // warm-up (optimizing compiler)
-    // Median of 7 runs of 50 batches: the figure moves with machine load.
-    const runs: number[] = [];
-    let bytes = 0;
-    for (let r = 0; r < 7; r++) {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < 50; i++) bytes = encodeExportTraceRequest(input).length;
-      runs.push(Number(process.hrtime.bigint() - t0) / 1000 / (50 * spans.length));
-    }
-    const perSpan = runs.sort((x, y) => x - y)[3];
-    console.log(
-      `      encode: ${perSpan.toFixed(2)} µs/span (512-span batches, ${spans[0].attributes.length} attributes/span, ${(bytes / spans.length).toFixed(0)} bytes/span)`,
-    );
-    assert.ok(perSpan > 0);
-  });
-
   describe('round-trips each record exactly through the independent decoder', () => {
     let all: ReturnType<typeof roundTrip>;
     before(() => {
