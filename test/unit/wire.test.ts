@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { loadAddon } from '../../src/kernel/binding';
 import { EVENT_SIZE, FIELDS, FLAG, OWNER, ROLE } from '../../src/kernel/wire';
 
-describe('wire layout (bpf/session_event.h vs src/sessions/wire.ts)', () => {
+describe('wire layout (bpf/session_event.h vs src/kernel/wire.ts)', () => {
   const layout = loadAddon().layout();
 
   it('has the same record size', () => {
