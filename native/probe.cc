@@ -488,20 +488,19 @@ Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
   ReadKernelCounters();
   auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
   Napi::Object out = Napi::Object::New(env);
-  out.Set("sessionsEmitted", num(kernel_counters_[COUNTER_SESSIONS_EMITTED]));
-  out.Set("ringbufFull", num(kernel_counters_[COUNTER_RINGBUF_FULL]));
-  out.Set("filtered", num(kernel_counters_[COUNTER_FILTERED]));
-  out.Set("birthMissed", num(kernel_counters_[COUNTER_BIRTH_MISSED]));
-  out.Set("storageFailed", num(kernel_counters_[COUNTER_STORAGE_FAILED]));
+  // Named as in src/sessions/counters.ts; the kernel's own by their slot
+  // (the enum in bpf/session_event.h), which that table maps to names.
+  Napi::Array kernel = Napi::Array::New(env, COUNTER_MAX);
+  for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel.Set(i, num(kernel_counters_[i]));
+  out.Set("kernel", kernel);
   // set_state_nested handles what recursion protection hid from set_state_btf;
   // only the rest can cost a session.
   uint64_t handled = kernel_counters_[COUNTER_NESTED_HANDLED];
-  out.Set("recursionMisses", num(recursion_misses_ > handled ? recursion_misses_ - handled : 0));
-  out.Set("nestedHandled", num(handled));
-  out.Set("ownerRecursionMisses", num(owner_recursion_misses_));
-  out.Set("malformed", num(poller_ ? poller_->malformed() : 0));
-  out.Set("delivered", num(poller_ ? poller_->delivered() : 0));
-  out.Set("wakeups", num(poller_ ? poller_->wakeups() : 0));
+  out.Set("skipped_state_changes", num(recursion_misses_ > handled ? recursion_misses_ - handled : 0));
+  out.Set("skipped_owner_checks", num(owner_recursion_misses_));
+  out.Set("malformed_records", num(poller_ ? poller_->malformed() : 0));
+  out.Set("sessions_delivered", num(poller_ ? poller_->delivered() : 0));
+  out.Set("ringbuf_wakeups", num(poller_ ? poller_->wakeups() : 0));
   Napi::Array programs = Napi::Array::New(env, programs_.size());
   for (uint32_t i = 0; i < programs_.size(); i++) {
     Napi::Object p = Napi::Object::New(env);

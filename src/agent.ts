@@ -5,30 +5,7 @@ import type { KernelFilters, ProbeInfo } from './kernel/probe-types';
 import type { SessionFilter } from './sessions/session-filter';
 import type { SessionSink } from './sessions/session-sink';
 import type { TcpSession } from './sessions/tcp-session';
-
-export interface AgentCounters {
-  /** Sessions that reached user space. */
-  sessions_seen: number;
-  /** Kernel: excluded by a filter. */
-  sessions_filtered: number;
-  /** Reached user space, then excluded by a filter decided there (process name, role, outcome, duration, bytes). */
-  sessions_filtered_userspace: number;
-  /** Kernel: lost because the ring buffer was full. */
-  lost_ringbuf_full: number;
-  /** Kernel: state changes skipped by recursion protection (a session may be lost or partial). */
-  skipped_state_changes: number;
-  /** Kernel: state changes made in an interrupt nested in the program, caught by its twin. */
-  nested_state_changes: number;
-  /** Kernel: owner checks skipped by recursion protection (an owner may stay unknown). */
-  skipped_owner_checks: number;
-  /** Kernel: per-socket state could not be allocated (session reported as partial). */
-  state_alloc_failed: number;
-  /** Sessions whose birth was not observed (they opened before the probe). */
-  sessions_partial: number;
-  /** Records of the wrong size, dropped by the reader (a kernel/addon mismatch; never expected). */
-  malformed_records: number;
-  [sinkCounter: string]: number;
-}
+import { COUNTERS, type CounterName, type CounterSpec, type CounterValues, type ProbeCounterName } from './sessions/counters';
 
 export class Agent {
   private seen = 0;
@@ -91,7 +68,7 @@ export class Agent {
    * Drains and detaches the kernel program, then gives the sinks timeoutMs to
    * deliver what is pending; returns the final counters. Safe to call twice.
    */
-  async stop(timeoutMs: number): Promise<AgentCounters> {
+  async stop(timeoutMs: number): Promise<CounterValues> {
     if (!this.stopped) {
       this.stopped = true;
       this.probe.stop();
@@ -100,22 +77,25 @@ export class Agent {
     return this.counters();
   }
 
-  counters(): AgentCounters {
-    const k = this.probe.counters();
-    const out: AgentCounters = {
+  /** The reported counters (exit line, metrics), in the order of sessions/counters.ts. */
+  counters(): CounterValues {
+    const probe = this.probe.counters();
+    const values: CounterValues = {
       sessions_seen: this.seen,
-      sessions_filtered: k.filtered,
       sessions_filtered_userspace: this.filteredInUserspace,
-      lost_ringbuf_full: k.ringbufFull,
-      skipped_state_changes: k.recursionMisses,
-      nested_state_changes: k.nestedHandled,
-      skipped_owner_checks: k.ownerRecursionMisses,
-      state_alloc_failed: k.storageFailed,
-      sessions_partial: k.birthMissed,
-      malformed_records: k.malformed,
+      ...this.cgroups?.counters(),
     };
-    if (this.cgroups) Object.assign(out, this.cgroups.counters());
-    for (const sink of this.sinks) Object.assign(out, sink.counters());
+    for (const sink of this.sinks) Object.assign(values, sink.counters());
+    const out: CounterValues = {};
+    for (const c of COUNTERS as readonly CounterSpec[]) {
+      if (c.diagnostic) continue;
+      const name = c.name as CounterName;
+      const value = c.source === 'kernel' || c.source === 'reader' ? probe[name as ProbeCounterName] : values[name];
+      if (value !== undefined) out[name] = value;
+    }
+    // A sink's own counts beyond the table (the stock-SDK comparison path) follow it.
+    for (const [name, value] of Object.entries(values)) if (!(name in out)) out[name as CounterName] = value;
     return out;
   }
+
 }

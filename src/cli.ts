@@ -3,7 +3,8 @@
 // Exit codes: 0 normal stop (SIGINT/SIGTERM, --help, --print-config),
 // 1 the probe could not start, 2 bad configuration.
 import { readFileSync } from 'node:fs';
-import { Agent, type AgentCounters } from './agent';
+import type { CounterValues } from './sessions/counters';
+import { Agent } from './agent';
 import { kernelFiltersFrom, scopedFilters } from './config/kernel-filters';
 import { OwnerCgroups } from './container/container-ids';
 import { decideScope, ownPidNamespace, type ScopeDecision } from './container/namespaces';
@@ -193,7 +194,7 @@ function main(argv: string[]): void {
   let metrics: CounterMetricsExporter | undefined;
   let statsTimer: NodeJS.Timeout | undefined;
   let shutdownTimeoutMs = s.shutdown_timeout_ms;
-  const counters = (c: AgentCounters) => (metrics ? { ...c, metric_export_failures: metrics.failures() } : c);
+  const counters = (c: CounterValues): CounterValues => (metrics ? { ...c, metric_export_failures: metrics.failures() } : c);
   const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;

@@ -1,7 +1,10 @@
 /**
- * The README's table of settings, generated from the schema (a test checks
- * the README holds exactly this; `npm run -s config-reference` prints it).
+ * The reference tables of docs/, generated: the settings from the schema
+ * (docs/configuration.md; `npm run -s config-reference`) and the counters
+ * from their table (docs/counters.md; `npm run -s counters-reference`).
+ * Tests check that the pages hold exactly these.
  */
+import { COUNTERS, type CounterSpec } from '../sessions/counters';
 import { settings, type Setting } from './schema';
 
 function flags(s: Setting): string {
@@ -32,4 +35,20 @@ export function configReference(): string {
   ].join('\n');
 }
 
-if (require.main === module) process.stdout.write(configReference() + '\n');
+const cell = (text: string) => text.replace(/\|/g, '\\|');
+
+/** One row per reported counter: its name, meaning and the metric (with attributes) it feeds. */
+export function countersReference(): string {
+  const rows = (COUNTERS as readonly CounterSpec[])
+    .filter((c) => !c.diagnostic)
+    .map((c) => {
+      const attrs = Object.entries(c.metric?.attributes ?? {}).map(([k, v]) => `${k}=${v}`);
+      const metric = c.metric ? `\`${c.metric.name}${attrs.length ? `{${attrs.join(',')}}` : ''}\`` : '';
+      return `| \`${c.name}\` | ${cell(c.meaning)} | ${metric} |`;
+    });
+  return ['| counter | meaning | metric |', '|---|---|---|', ...rows].join('\n');
+}
+
+if (require.main === module) {
+  process.stdout.write((process.argv[2] === 'counters' ? countersReference() : configReference()) + '\n');
+}

@@ -1,6 +1,7 @@
 // Raw typings of the native addon (native/addon.cc). The friendly API is probe.ts.
 import * as path from 'node:path';
-import type { OpenAtStart, ProbeCounters, ProbeInfo } from './probe-types';
+import type { KernelCounterName, ProbeCounterName } from '../sessions/counters';
+import type { OpenAtStart, ProbeInfo, ProgramStats } from './probe-types';
 
 export interface FieldLayout {
   offset: number;
@@ -13,18 +14,11 @@ export interface WireLayout {
   constants: Record<string, number>;
 }
 
-export interface NativeProgramStats {
-  name: string;
-  runCount: number;
-  runTimeNs: number;
-  recursionMisses: number;
-}
-
-/** What the addon reports beyond ProbeCounters: poll wakeups and each program's stats. */
-export interface NativeCounters extends ProbeCounters {
-  wakeups: number;
-  programs: NativeProgramStats[];
-}
+/** The addon's counters: the kernel's by their slot in the counters map, the rest by name. */
+export type NativeCounters = Record<Exclude<ProbeCounterName, KernelCounterName>, number> & {
+  kernel: number[];
+  programs: ProgramStats[];
+};
 
 /**
  * KernelFilters as the addon takes them (see kernel-filters.ts): CIDRs are

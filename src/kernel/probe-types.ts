@@ -1,3 +1,5 @@
+import type { ProbeCounterName } from '../sessions/counters';
+
 /** How the kernel program attaches: BTF tracepoint, classic tracepoint, or the best available. */
 export type AttachMode = 'auto' | 'tp_btf' | 'tracepoint';
 
@@ -135,29 +137,12 @@ export function partOn(info: ProbeInfo, name: KernelPartName): boolean {
   return info.parts.some((p) => p.name === name && p.on);
 }
 
-/** Kernel-side and reader-side counters since start. */
-export interface ProbeCounters {
-  sessionsEmitted: number;
-  /** Sessions lost because the ring buffer was full. */
-  ringbufFull: number;
-  /** Sessions excluded by a kernel filter. */
-  filtered: number;
-  /** Sessions that closed with no state: started before the probe (reported as partial). */
-  birthMissed: number;
-  /** Sessions whose per-socket state could not be allocated (reported as partial). */
-  storageFailed: number;
-  /**
-   * State changes the kernel did not show us because the program was already
-   * running on that CPU (an interrupt nested in it): a session may be lost,
-   * partial, or miss its handshake time.
-   */
+/** Kernel-side and reader-side counters since start (see sessions/counters.ts), with each program's run statistics. */
+export type ProbeCounters = Record<ProbeCounterName, number> & { programs: ProgramStats[] };
+
+export interface ProgramStats {
+  name: string;
+  runCount: number;
+  runTimeNs: number;
   recursionMisses: number;
-  /** Owner checks skipped the same way: an owner may be found later or stay unknown. */
-  ownerRecursionMisses: number;
-  /** State changes made by an interrupt nested in the state-change program, handled by its twin. */
-  nestedHandled: number;
-  /** Records the reader saw with a wrong size (never expected). */
-  malformed: number;
-  /** Sessions handed to JavaScript. */
-  delivered: number;
 }

@@ -1,11 +1,12 @@
 // The friendly probe: kernel batches in, TcpSession arrays out.
-import { loadAddon, type NativeCounters, type NativeError, type NativeProbe } from './binding';
+import { loadAddon, type NativeError, type NativeProbe } from './binding';
 import { encodeKernelFilters } from './kernel-filters';
-import type { KernelFilters, OpenAtStart, ProbeInfo, ProbeOptions } from './probe-types';
+import type { KernelFilters, OpenAtStart, ProbeCounters, ProbeInfo, ProbeOptions } from './probe-types';
 import { decodeSessions } from './decode';
 import { EVENT_SIZE } from './wire';
 import { KernelClock } from './kernel-clock';
 import type { TcpSession } from '../sessions/tcp-session';
+import { KERNEL_COUNTERS } from '../sessions/counters';
 
 /** A failure to load or attach the kernel program, with a message that names the fix. */
 export class ProbeError extends Error {
@@ -117,8 +118,11 @@ export class SessionProbe {
     this.native.drain();
   }
 
-  counters(): NativeCounters {
-    return this.native.counters();
+  counters(): ProbeCounters {
+    const { kernel, ...rest } = this.native.counters();
+    const out = { ...rest } as ProbeCounters;
+    for (const { name, index } of KERNEL_COUNTERS) out[name] = kernel[index] ?? 0;
+    return out;
   }
 
   /** Drains, detaches and unloads; safe to call more than once. */

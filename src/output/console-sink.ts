@@ -3,6 +3,7 @@ import type { TcpSession, WallTime } from '../sessions/tcp-session';
 import type { TextBatchWriter } from './fd-writer';
 import { jsonLine } from './json-lines';
 import type { SessionSink } from '../sessions/session-sink';
+import type { CounterValues } from '../sessions/counters';
 import { isPartial, localClock, tableHeader, tableRow, type TableOptions } from './table';
 
 export class ConsoleSink implements SessionSink {
@@ -58,7 +59,7 @@ export class ConsoleSink implements SessionSink {
   // Every batch is written at once: nothing is pending.
   async close(): Promise<void> {}
 
-  counters(): Record<string, number> {
+  counters(): CounterValues {
     return { printed: this.printed, partial_not_shown: this.partialNotShown };
   }
 

@@ -1,3 +1,4 @@
+import type { CounterValues } from './counters';
 import type { TcpSession } from './tcp-session';
 
 /** Where sessions go after the filters: the terminal, OTLP. */
@@ -8,5 +9,5 @@ export interface SessionSink {
   /** Delivers what is pending within timeoutMs, then releases the sink; called once at stop. */
   close(timeoutMs: number): Promise<void>;
   /** Counters worth reporting at exit, by name. */
-  counters(): Record<string, number>;
+  counters(): CounterValues;
 }

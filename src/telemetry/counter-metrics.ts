@@ -8,6 +8,7 @@
  * snapshot per collection; losses of one kind share a metric and differ by a
  * `reason` attribute, so a single query sums everything dropped.
  */
+import { COUNTERS, METRICS, type CounterName, type CounterSpec, type CounterValues } from '../sessions/counters';
 import type { Attribute } from './span-record';
 import type { OtlpMetricsConfig } from './export-config';
 import type { TlsMaterial } from './span-exporter';
@@ -19,86 +20,20 @@ export interface CounterMetric {
   description: string;
   /** Gauges go up and down (a queue's depth); the rest only grow. */
   gauge?: boolean;
-  /** The counters' keys in the agent's counters (the exit line's names). */
-  feeds: Array<{ counter: string; attributes?: Record<string, string> }>;
+  /** The counters' names (sessions/counters.ts). */
+  feeds: Array<{ counter: CounterName; attributes?: Readonly<Record<string, string>> }>;
 }
 
-/** Counters absent from a snapshot are not reported. */
-export const COUNTER_METRICS: readonly CounterMetric[] = [
-  { name: 'tcplife.sessions.seen', unit: '{session}', description: 'TCP sessions that reached the agent', feeds: [{ counter: 'sessions_seen' }] },
-  {
-    name: 'tcplife.sessions.filtered',
-    unit: '{session}',
-    description: 'TCP sessions excluded by a filter',
-    feeds: [
-      { counter: 'sessions_filtered', attributes: { where: 'kernel' } },
-      { counter: 'sessions_filtered_userspace', attributes: { where: 'userspace' } },
-    ],
-  },
-  {
-    name: 'tcplife.sessions.partial',
-    unit: '{session}',
-    description: 'TCP sessions whose opening was not observed',
-    feeds: [{ counter: 'sessions_partial' }],
-  },
-  {
-    name: 'tcplife.sessions.lost',
-    unit: '{session}',
-    description: 'TCP sessions lost before reaching the agent',
-    feeds: [
-      { counter: 'lost_ringbuf_full', attributes: { reason: 'ring_buffer_full' } },
-      { counter: 'malformed_records', attributes: { reason: 'malformed_record' } },
-    ],
-  },
-  {
-    name: 'tcplife.kernel.state_changes.skipped',
-    unit: '{event}',
-    description: 'TCP state changes the kernel skipped for recursion protection (a session may be lost or partial)',
-    feeds: [{ counter: 'skipped_state_changes' }],
-  },
-  {
-    name: 'tcplife.kernel.state_changes.nested',
-    unit: '{event}',
-    description: 'TCP state changes in an interrupt nested in the probe, caught by its twin program',
-    feeds: [{ counter: 'nested_state_changes' }],
-  },
-  {
-    name: 'tcplife.kernel.owner_checks.skipped',
-    unit: '{event}',
-    description: 'Owner checks the kernel skipped for recursion protection (an owner may stay unknown)',
-    feeds: [{ counter: 'skipped_owner_checks' }],
-  },
-  {
-    name: 'tcplife.kernel.state_alloc_failures',
-    unit: '{session}',
-    description: 'Per-socket state that could not be allocated (the session is reported as partial)',
-    feeds: [{ counter: 'state_alloc_failed' }],
-  },
-  {
-    name: 'tcplife.container_lookups.failed',
-    unit: '{session}',
-    description: "Sessions whose owner's container could not be told (owner gone, or outside the agent's PID namespace)",
-    feeds: [{ counter: 'container_lookups_failed' }],
-  },
-  { name: 'tcplife.spans.exported', unit: '{span}', description: 'Spans the collector accepted', feeds: [{ counter: 'spans_exported' }] },
-  {
-    name: 'tcplife.spans.dropped',
-    unit: '{span}',
-    description: 'Spans that will never reach the collector',
-    feeds: [
-      { counter: 'spans_dropped_queue_full', attributes: { reason: 'queue_full' } },
-      { counter: 'spans_dropped_rejected', attributes: { reason: 'rejected' } },
-      { counter: 'spans_dropped_shutdown', attributes: { reason: 'shutdown' } },
-    ],
-  },
-  {
-    name: 'tcplife.spans.export_failures',
-    unit: '{attempt}',
-    description: 'Failed export attempts (retried or dropped)',
-    feeds: [{ counter: 'span_export_failures' }],
-  },
-  { name: 'tcplife.spans.queued', unit: '{span}', description: 'Spans waiting for export', gauge: true, feeds: [{ counter: 'spans_queued' }] },
-];
+/** Derived from the counters table, in its order. Counters absent from a snapshot are not reported. */
+export const COUNTER_METRICS: readonly CounterMetric[] = Object.entries(METRICS).map(([name, m]) => ({
+  name,
+  unit: m.unit,
+  description: m.description,
+  ...('gauge' in m ? { gauge: m.gauge } : {}),
+  feeds: (COUNTERS as readonly CounterSpec[])
+    .filter((c) => c.metric?.name === name)
+    .map((c) => ({ counter: c.name as CounterName, ...(c.metric?.attributes ? { attributes: c.metric.attributes } : {}) })),
+}));
 
 export interface CounterMetricsExporter {
   /** Exports one last collection, then stops; never rejects. */
@@ -116,7 +51,7 @@ export function startCounterMetrics(
   tls: TlsMaterial,
   resource: readonly Attribute[],
   scope: { name: string; version: string },
-  read: () => Record<string, number>,
+  read: () => CounterValues,
 ): CounterMetricsExporter {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
@@ -168,7 +103,7 @@ export function startCounterMetrics(
       for (const { observable, feeds } of streams) {
         for (const f of feeds) {
           const value = snapshot[f.counter];
-          if (value !== undefined) result.observe(observable, value, f.attributes);
+          if (value !== undefined) result.observe(observable, value, f.attributes as Record<string, string> | undefined);
         }
       }
     },

@@ -5,7 +5,7 @@
  *
  * Buffering. Every span not yet exported or dropped, including the batch in
  * flight, counts against config.batch.maxQueueSize; `add` drops what does not
- * fit (dropped_queue_full) and never throws. So with the collector down the
+ * fit (spans_dropped_queue_full) and never throws. So with the collector down the
  * buffer fills, and every later span is dropped and counted, deterministically.
  * A batch (the oldest maxExportBatchSize spans) is sent as soon as that many
  * are waiting, else scheduleDelayMs after the first waiting span (the timer is
@@ -20,7 +20,7 @@
  * cap 5 s), for as long as it takes: the bounded buffer, not a retry limit, is
  * what protects memory. Any other code (INVALID_ARGUMENT, UNIMPLEMENTED,
  * PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, ...) drops the batch
- * (dropped_rejected). Every failed attempt counts in export_failures. A span
+ * (spans_dropped_rejected). Every failed attempt counts in span_export_failures. A span
  * the encoder refuses (RangeError: invalid record) is dropped as rejected too,
  * alone, when it is added.
  *
@@ -36,12 +36,13 @@
  * used: retries are unbounded until shutdown). Metadata comes from
  * config.headers; gzip from config.compression.
  *
- * shutdown(timeoutMs) stops accepting (later spans count as dropped_shutdown),
+ * shutdown(timeoutMs) stops accepting (later spans count as spans_dropped_shutdown),
  * sends everything buffered without waiting for the schedule delay, retrying
  * within the deadline; at the deadline it cancels the call in flight, counts
- * what is left as dropped_shutdown and closes the client. Idempotent, never
+ * what is left as spans_dropped_shutdown and closes the client. Idempotent, never
  * rejects.
  */
+import type { CountersOf } from '../sessions/counters';
 import * as grpc from '@grpc/grpc-js';
 import type { OtlpTraceConfig } from './export-config';
 import { encodeRequestOfSpanFields, encodeSpanFields } from './otlp-encoder';
@@ -59,15 +60,8 @@ export const RETRYABLE_CODES: ReadonlySet<grpc.status> = new Set([
   grpc.status.DATA_LOSS,
 ]);
 
-export interface SpanExporterCounters {
-  exported: number;
-  dropped_queue_full: number;
-  dropped_rejected: number;
-  dropped_shutdown: number;
-  export_failures: number;
-  /** Spans buffered now, the batch in flight included. */
-  queued: number;
-}
+/** spans_queued: spans buffered now, the batch in flight included. */
+export type SpanExporterCounters = CountersOf<'export'>;
 
 export interface SpanExporterOptions {
   /** Backoff base (ms) for the first retry; default 100. */
@@ -121,11 +115,11 @@ export class OtlpSpanExporter {
   /** The status of the last failed attempt, until one succeeds. */
   private failing: { code: grpc.status; since: number; attempts: number } | undefined;
   private readonly stats = {
-    exported: 0,
-    dropped_queue_full: 0,
-    dropped_rejected: 0,
-    dropped_shutdown: 0,
-    export_failures: 0,
+    spans_exported: 0,
+    spans_dropped_queue_full: 0,
+    spans_dropped_rejected: 0,
+    spans_dropped_shutdown: 0,
+    span_export_failures: 0,
   };
 
   constructor(
@@ -156,12 +150,12 @@ export class OtlpSpanExporter {
   /** Buffers spans for export; drops (and counts) what does not fit. Never throws. */
   add(spans: readonly SpanRecord[]): void {
     if (!this.accepting) {
-      this.stats.dropped_shutdown += spans.length;
+      this.stats.spans_dropped_shutdown += spans.length;
       return;
     }
     const room = Math.max(0, this.config.batch.maxQueueSize - this.buffer.length);
     const taken = Math.min(room, spans.length);
-    this.stats.dropped_queue_full += spans.length - taken;
+    this.stats.spans_dropped_queue_full += spans.length - taken;
     if (taken === 0) return;
     const before = this.buffer.length;
     this.encode(taken === spans.length ? spans : spans.slice(0, taken));
@@ -181,7 +175,7 @@ export class OtlpSpanExporter {
         try {
           this.enqueue(encodeSpanFields([span])[0], span.service);
         } catch {
-          this.stats.dropped_rejected++;
+          this.stats.spans_dropped_rejected++;
         }
       }
       return;
@@ -226,7 +220,7 @@ export class OtlpSpanExporter {
   }
 
   counters(): SpanExporterCounters {
-    return { ...this.stats, queued: this.buffer.length };
+    return { ...this.stats, spans_queued: this.buffer.length };
   }
 
   /** Flushes within timeoutMs, then drops (and counts) the rest and closes. Idempotent; never rejects. */
@@ -277,7 +271,7 @@ export class OtlpSpanExporter {
       payload = this.batchRequest();
     } catch {
       // Invalid resource attributes: no retry can fix them.
-      this.stats.export_failures++;
+      this.stats.span_export_failures++;
       this.settle('rejected');
       return;
     }
@@ -298,7 +292,7 @@ export class OtlpSpanExporter {
             this.noteRecovery();
             this.settle('exported');
           } else {
-            this.stats.export_failures++;
+            this.stats.span_export_failures++;
             const retry = RETRYABLE_CODES.has(err.code);
             this.noteFailure(err, retry);
             if (retry) this.scheduleRetry();
@@ -309,7 +303,7 @@ export class OtlpSpanExporter {
     } catch {
       // Client already closed (should not happen before finish): retry later.
       this.call = undefined;
-      this.stats.export_failures++;
+      this.stats.span_export_failures++;
       this.scheduleRetry();
     }
   }
@@ -338,8 +332,8 @@ export class OtlpSpanExporter {
     this.buffer.splice(0, n);
     this.bufferResources.splice(0, n);
     this.inFlight = 0;
-    if (as === 'exported') this.stats.exported += n;
-    else this.stats.dropped_rejected += n;
+    if (as === 'exported') this.stats.spans_exported += n;
+    else this.stats.spans_dropped_rejected += n;
     this.pump();
   }
 
@@ -368,7 +362,7 @@ export class OtlpSpanExporter {
     this.retryTimer = undefined;
     this.call?.cancel();
     this.call = undefined;
-    this.stats.dropped_shutdown += this.buffer.length;
+    this.stats.spans_dropped_shutdown += this.buffer.length;
     this.buffer.length = 0;
     this.bufferResources.length = 0;
     this.inFlight = 0;

@@ -6,7 +6,7 @@ import type { TcpSession } from '../sessions/tcp-session';
 import { connectionIds } from '../sessions/connection-ids';
 import { sessionToSpan } from './session-to-span';
 import type { SpanRecord } from './span-record';
-import type { OtlpSpanExporter } from './span-exporter';
+import type { OtlpSpanExporter, SpanExporterCounters } from './span-exporter';
 
 const SPAN_CHUNK = 64;
 
@@ -44,15 +44,8 @@ export class SpanSink implements SessionSink {
     return this.exporter.shutdown(timeoutMs);
   }
 
-  counters(): Record<string, number> {
-    const c = this.exporter.counters();
-    return {
-      spans_exported: c.exported,
-      spans_dropped_queue_full: c.dropped_queue_full,
-      spans_dropped_rejected: c.dropped_rejected,
-      spans_dropped_shutdown: c.dropped_shutdown,
-      span_export_failures: c.export_failures,
-      spans_queued: c.queued,
-    };
+  counters(): SpanExporterCounters {
+    return this.exporter.counters();
   }
+
 }

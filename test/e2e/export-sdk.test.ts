@@ -94,7 +94,7 @@ describe('span export through the OpenTelemetry SDK (TCPLIFE_EXPORT_PIPELINE=sdk
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0, agent.stderr());
-    assert.match(agent.stderr(), /spans_started=\d+ spans_exported=\d+ spans_dropped_queue_full=0 /);
+    assert.match(agent.stderr(), /stopped .* spans_exported=\d+ spans_dropped_queue_full=0 .*spans_started=\d+/);
     assert.doesNotMatch(agent.stderr(), /OpenTelemetry SDK (error|warning)/);
   });
 

@@ -169,7 +169,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('local, IPv4: 127.0.0.0/8 lets the loopback ends through, not the veth ends (192.0.2.x)', async function () {
         probe.assertStarted();
         const { a, b } = pair();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ localCidrs: ['127.0.0.0/8'] }));
         const lo = await talk({ host: '127.0.0.1' });
         const veth = await talk({ host: a.ipv4, serverNetns: a.netns, clientNetns: b.netns });
@@ -180,7 +180,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('remote, IPv4: 192.0.2.1/32 lets only the end whose peer is 192.0.2.1 through', async function () {
         probe.assertStarted();
         const { a, b } = pair();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ remoteCidrs: ['192.0.2.1/32'] }));
         const veth = await talk({ host: a.ipv4, serverNetns: a.netns, clientNetns: b.netns });
         const lo = await talk({ host: '127.0.0.1' });
@@ -191,7 +191,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('local, IPv6: 2001:db8::/64 lets the veth ends through, not the ::1 ends', async function () {
         probe.assertStarted();
         const { a, b } = pair();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ localCidrs: ['2001:db8::/64'] }));
         const veth = await talk({ host: a.ipv6, serverNetns: a.netns, clientNetns: b.netns });
         const lo = await talk({ host: '::1' });
@@ -202,13 +202,13 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('remote, IPv6: ::1/128 lets the ::1 ends through, not the veth ends; 2001:db8::2/128 only the end facing ::2', async function () {
         probe.assertStarted();
         const { a, b } = pair();
-        let before = probe.counters().filtered;
+        let before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ remoteCidrs: ['::1/128'] }));
         let lo = await talk({ host: '::1' });
         let veth = await talk({ host: a.ipv6, serverNetns: a.netns, clientNetns: b.netns });
         await expectOnly(probe, [lo.client, lo.server], [veth.client, veth.server], before);
 
-        before = probe.counters().filtered;
+        before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ remoteCidrs: ['2001:db8::2/128'] }));
         veth = await talk({ host: a.ipv6, serverNetns: a.netns, clientNetns: b.netns });
         lo = await talk({ host: '::1' });
@@ -218,7 +218,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
 
       it('an IPv4 CIDR matches the IPv4-mapped addresses of an IPv6 socket (::ffff:127.0.0.1), not ::1', async function () {
         probe.assertStarted();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ remoteCidrs: ['127.0.0.0/8'] }));
         // An IPv4 server; the client connects from an IPv6 socket to its mapped address.
         const server = spawnPeer(peerName('srv'), { role: 'server', host: '127.0.0.1', port: 0, send: 20, expect: 10, close: 'second' });
@@ -249,14 +249,14 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('only the listed namespace passes: a namespace of ours, then the host', async function () {
         probe.assertStarted();
         const { a } = pair();
-        let before = probe.counters().filtered;
+        let before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ netns: [netnsInode(a.netns)] }));
         let inNs = await talk({ host: '127.0.0.1', serverNetns: a.netns, clientNetns: a.netns });
         let onHost = await talk({ host: '127.0.0.1' });
         const got = await expectOnly(probe, [inNs.client, inNs.server], [onHost.client, onHost.server], before);
         assert.deepEqual(got.map((s) => s.netns), [netnsInode(a.netns), netnsInode(a.netns)]);
 
-        before = probe.counters().filtered;
+        before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ netns: [HOST()] }));
         inNs = await talk({ host: '127.0.0.1', serverNetns: a.netns, clientNetns: a.netns });
         onHost = await talk({ host: '127.0.0.1' });
@@ -270,8 +270,8 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         probe.setFilters(filters({ netns: [netnsInode(a.netns)] }));
         const before = probe.counters();
         const onHost = await talk({ host: '127.0.0.1' });
-        await expectOnly(probe, [], [onHost.client, onHost.server], before.filtered);
-        assert.equal(probe.counters().birthMissed - before.birthMissed, 0, 'no partial session counted');
+        await expectOnly(probe, [], [onHost.client, onHost.server], before.sessions_filtered);
+        assert.equal(probe.counters().sessions_partial - before.sessions_partial, 0, 'no partial session counted');
       });
 
       it('a session excluded from birth, then let through before it closes, is reported as partial', async function () {
@@ -323,7 +323,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         const client = spawnPeer(peerName('cgc'), { role: 'client', host: '127.0.0.1', port, send: 10, expect: 20, close: 'first', waitForGo: true });
         s.adopt(client.pid); // before it creates its socket
         assert.equal(cgroupDirOf(client.pid), s.path);
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         probe.setFilters(filters(f(g, s)));
         client.go();
         const [cd] = await within(Promise.all([client.done, server.done]), 10_000, 'the grouped conversation');
@@ -368,7 +368,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
     describe('excluded PIDs', function () {
       it('the excluded process\'s end is dropped, the other end passes', async function () {
         probe.assertStarted();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         const c = await talk({ host: '127.0.0.1', beforeConnect: (_s, client) => probe.setFilters(filters({ excludePids: [client.pid] })) });
         const [s] = await expectOnly(probe, [c.server], [c.client], before);
         assert.equal(s.pid, c.serverPid);
@@ -379,7 +379,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
       it('netns AND local CIDRs AND excluded PIDs AND cgroup: each kind decides some session', async function () {
         probe.assertStarted();
         const { a, b } = pair();
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         const root = statSync(cgroup2Mount()).ino;
         // Y (IPv6 over the veth): its server end fails only excludePids, its client end only netns.
         const y = await talk({
@@ -406,7 +406,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         assert.throws(() => probe.setFilters(filters({ netns: [-1] })), /netns must hold integers/);
         assert.throws(() => probe.setFilters(filters({ cgroupIds: [1.5] })), /cgroupIds must hold integers/);
         assert.throws(() => probe.setFilters(filters({ excludePids: Array.from({ length: 5000 }, (_, i) => i + 1) })), /excludePids: at most 4096/);
-        const before = probe.counters().filtered;
+        const before = probe.counters().sessions_filtered;
         const v4 = await talk({ host: '127.0.0.1' });
         const v6 = await talk({ host: '::1' });
         await expectOnly(probe, [v4.client, v4.server], [v6.client, v6.server], before);
@@ -447,7 +447,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         const measure = () => {
           const seen = tally(mark);
           const delivered = ends.reduce((n, k) => n + (seen.get(k) ?? 0), 0);
-          return { seen, delivered, filtered: probe.counters().filtered - filteredBefore };
+          return { seen, delivered, filtered: probe.counters().sessions_filtered - filteredBefore };
         };
         for (;;) {
           const m = measure();
@@ -474,7 +474,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
           const excluded = cycle[step % cycle.length];
           const what = `step ${step} (excluding ${excluded.map((pid) => (pid === p.client.pid ? 'client' : 'server')).join('+') || 'nothing'})`;
           const mark = probe.sessions.length;
-          const before = probe.counters().filtered;
+          const before = probe.counters().sessions_filtered;
           probe.setFilters(filters({ excludePids: excluded }));
           await p.close(from, from + BATCH);
           const want: string[] = [];
@@ -500,7 +500,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
           const excludeClient = filters({ excludePids: [p.client.pid] });
           const excludeServer = filters({ excludePids: [p.server.pid] });
           const mark = probe.sessions.length;
-          const before = probe.counters().filtered;
+          const before = probe.counters().sessions_filtered;
           let closing = true;
           const closed = p.close(0, N, 1).finally(() => {
             closing = false;

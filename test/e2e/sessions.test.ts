@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { statSync } from 'node:fs';
 import * as net from 'node:net';
+import { COUNTERS, type CounterSpec } from '../../src/sessions/counters';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 import { useNetnsPair } from '../support/netns';
 import { converse, killPeersAfterEachTest, peerName, spawnPeer, within, type Conversation } from '../support/peers';
@@ -150,6 +151,15 @@ describe('SessionProbe on the real kernel', function () {
     probe.stop();
   });
   killPeersAfterEachTest();
+
+  it("reports the counters table's kernel and reader counters by name, each program's statistics, and nothing else", function () {
+    probe.assertStarted();
+    const { programs, ...counters } = probe.counters();
+    const expected = (COUNTERS as readonly CounterSpec[]).filter((c) => c.source === 'kernel' || c.source === 'reader').map((c) => c.name);
+    assert.deepEqual(Object.keys(counters).sort(), expected.sort());
+    for (const [name, value] of Object.entries(counters)) assert.ok(Number.isInteger(value) && value >= 0, `${name}: ${value}`);
+    assert.ok(programs.some((p) => p.name === 'set_state_btf' || p.name === 'set_state_tp'), JSON.stringify(programs.map((p) => p.name)));
+  });
 
   describe('on loopback', function () {
     it('IPv4: addresses, ports, owners, payload bytes, outcomes and times of both ends', async function () {
@@ -339,7 +349,7 @@ describe('SessionProbe on the real kernel', function () {
       filtersFor: (server: { pid: number }, client: { pid: number }, serverPort: number) => Parameters<SessionCollector['setFilters']>[0],
       clientPort?: number,
     ) {
-      const before = probe.counters().filtered;
+      const before = probe.counters().sessions_filtered;
       const c = await converse({
         host,
         clientSends: 300,
@@ -361,7 +371,7 @@ describe('SessionProbe on the real kernel', function () {
       const got: TcpSession[] = [];
       for (const m of included) got.push(...(await probe.waitFor(m, 1, 'a session the filter lets through')));
       const after = await probe.waitForFiltered(filteredBefore + excluded.length);
-      assert.ok(after >= filteredBefore + excluded.length, `counters().filtered grew by ${after - filteredBefore}, expected >= ${excluded.length}`);
+      assert.ok(after >= filteredBefore + excluded.length, `counters().sessions_filtered grew by ${after - filteredBefore}, expected >= ${excluded.length}`);
       for (const m of excluded) {
         const leaked = probe.find(m);
         assert.equal(leaked.length, 0, `excluded by the filter but reported: ${leaked.map(sessionSummary).join(' | ')}`);
@@ -409,7 +419,7 @@ describe('SessionProbe on the real kernel', function () {
 
     it('family 6: IPv6 sessions pass, IPv4 sessions do not', async function () {
       probe.assertStarted();
-      const before = probe.counters().filtered;
+      const before = probe.counters().sessions_filtered;
       probe.setFilters({ ...ANY, family: 6 });
       const v4 = await converse({ host: '127.0.0.1', clientSends: 1, serverSends: 2, clientClose: 'first', serverClose: 'second' });
       const v6 = await converse({ host: '::1', clientSends: 1, serverSends: 2, clientClose: 'first', serverClose: 'second' });
@@ -429,7 +439,7 @@ describe('SessionProbe on the real kernel', function () {
       // filter lists that port and both server pids, but only family 4: only
       // X's server end matches every kind. Y's server end matches port and
       // pid but not the family; X's client end matches the family only.
-      const before = probe.counters().filtered;
+      const before = probe.counters().sessions_filtered;
       const sx = spawnPeer(peerName('sx'), { role: 'server', host: '127.0.0.1', port: 0, send: 2, expect: 1, close: 'second' });
       const port = await within(sx.listening, 5_000, 'X server to listen');
       const sy = spawnPeer(peerName('sy'), { role: 'server', host: '::1', port, send: 2, expect: 1, close: 'second' });

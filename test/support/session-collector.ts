@@ -93,18 +93,18 @@ export class SessionCollector {
     }
   }
 
-  /** Waits until counters().filtered reaches `atLeast`, then a little longer (bounded). */
+  /** Waits until counters().sessions_filtered reaches `atLeast`, then a little longer (bounded). */
   async waitForFiltered(atLeast: number, timeoutMs = 3_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const filtered = this.counters().filtered;
+      const filtered = this.counters().sessions_filtered;
       if (filtered >= atLeast) {
         await sleep(50);
         this.running.drain();
-        return this.counters().filtered;
+        return this.counters().sessions_filtered;
       }
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms: counters().filtered is ${filtered}, expected at least ${atLeast}`);
+        throw new Error(`timed out after ${timeoutMs} ms: counters().sessions_filtered is ${filtered}, expected at least ${atLeast}`);
       }
       await sleep(10);
     }

@@ -104,7 +104,7 @@ describe('SdkSpanSink (the stock OpenTelemetry SDK path)', () => {
     const t0 = Date.now();
     await sink.close(1500);
     assert.ok(Date.now() - t0 < 2500, `close took ${Date.now() - t0} ms`);
-    const c = sink.counters();
+    const c = sink.counters() as Record<string, number>;
     assert.equal(c.spans_exported, 0);
     assert.equal(c.spans_dropped_export_failed + c.spans_dropped_shutdown, 2);
   });

@@ -59,12 +59,12 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-const zero: Omit<SpanExporterCounters, 'exported'> = {
-  dropped_queue_full: 0,
-  dropped_rejected: 0,
-  dropped_shutdown: 0,
-  export_failures: 0,
-  queued: 0,
+const zero: Omit<SpanExporterCounters, 'spans_exported'> = {
+  spans_dropped_queue_full: 0,
+  spans_dropped_rejected: 0,
+  spans_dropped_shutdown: 0,
+  span_export_failures: 0,
+  spans_queued: 0,
 };
 
 describe('OtlpSpanExporter', function () {
@@ -126,8 +126,8 @@ describe('OtlpSpanExporter', function () {
       }
       assert.deepEqual(g.attributes, expected);
     }
-    await until(() => e.counters().exported === 10); // the last answer may still be on its way
-    assert.deepEqual(e.counters(), { ...zero, exported: 10 });
+    await until(() => e.counters().spans_exported === 10); // the last answer may still be on its way
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 10 });
   });
 
   it("spans named by a service rule go out under that service's resource: one ResourceSpans per service in a request", async () => {
@@ -152,7 +152,7 @@ describe('OtlpSpanExporter', function () {
       const g = got.find((x) => x.spanId === s.spanId)!;
       assert.deepEqual(g.resource.attributes, { 'service.name': s.service ?? 'tcplife-test', 'host.name': 'h1' });
     }
-    await until(() => e.counters().exported === 6);
+    await until(() => e.counters().spans_exported === 6);
   });
 
   it('retries UNAVAILABLE with the same batch until the collector accepts it', async () => {
@@ -163,8 +163,8 @@ describe('OtlpSpanExporter', function () {
     await r.waitForSpans(20, 3000); // the same 5 spans, 4 times
     assert.equal(r.requests.length, 4);
     for (const q of r.requests) assert.deepEqual(q.body, r.requests[0].body);
-    await until(() => e.counters().exported === 5);
-    assert.deepEqual(e.counters(), { ...zero, exported: 5, export_failures: 3 });
+    await until(() => e.counters().spans_exported === 5);
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 5, span_export_failures: 3 });
   });
 
   it('logs the first failure with its details and the recovery, not every retry', async () => {
@@ -174,7 +174,7 @@ describe('OtlpSpanExporter', function () {
     const lines: string[] = [];
     const e = exporter(config(r.port), RESOURCE, SCOPE, undefined, { ...FAST, log: (l) => lines.push(l) });
     e.add(spans(3));
-    await until(() => e.counters().exported === 3);
+    await until(() => e.counters().spans_exported === 3);
     assert.equal(lines.length, 2, lines.join('\n'));
     assert.match(lines[0], new RegExp(`^span export to http://127\\.0\\.0\\.1:${r.port} failed: UNAVAILABLE: collector restarting; retrying with backoff while 3 spans wait$`));
     assert.match(lines[1], /works again, after 4 failed attempts in \d+\.\d s$/);
@@ -185,7 +185,7 @@ describe('OtlpSpanExporter', function () {
     const lines: string[] = [];
     const e = exporter(config(r.port, { maxExportBatchSize: 2 }), RESOURCE, SCOPE, undefined, { ...FAST, log: (l) => lines.push(l) });
     e.add(spans(4));
-    await until(() => e.counters().dropped_rejected === 4);
+    await until(() => e.counters().spans_dropped_rejected === 4);
     assert.deepEqual(lines.map((l) => l.replace(/^.*failed: /, '')), [
       'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
       'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
@@ -197,16 +197,16 @@ describe('OtlpSpanExporter', function () {
     const e = exporter(config(port, { maxExportBatchSize: 5 }), RESOURCE, SCOPE, undefined, FAST);
     const sent = spans(12);
     e.add(sent);
-    await until(() => e.counters().export_failures >= 2);
+    await until(() => e.counters().span_export_failures >= 2);
     const r = await receiver({ port });
     const got = await r.waitForSpans(12, 5000);
     assert.deepEqual(
       got.map((s) => s.spanId),
       sent.map((s) => s.spanId),
     );
-    await until(() => e.counters().exported === 12);
+    await until(() => e.counters().spans_exported === 12);
     const c = e.counters();
-    assert.deepEqual({ ...c, export_failures: 0 }, { ...zero, exported: 12 });
+    assert.deepEqual({ ...c, span_export_failures: 0 }, { ...zero, spans_exported: 12 });
   });
 
   it('drops and counts what exceeds maxQueueSize, then delivers the rest on recovery', async () => {
@@ -221,20 +221,20 @@ describe('OtlpSpanExporter', function () {
     );
     const sent = spans(25);
     e.add(sent);
-    assert.equal(e.counters().dropped_queue_full, 15);
-    assert.equal(e.counters().queued, 10);
-    await until(() => e.counters().export_failures >= 3);
+    assert.equal(e.counters().spans_dropped_queue_full, 15);
+    assert.equal(e.counters().spans_queued, 10);
+    await until(() => e.counters().span_export_failures >= 3);
     e.add(spans(2)); // still full: dropped too
-    assert.equal(e.counters().dropped_queue_full, 17);
+    assert.equal(e.counters().spans_dropped_queue_full, 17);
     down = false;
-    await until(() => e.counters().exported === 10);
+    await until(() => e.counters().spans_exported === 10);
     const delivered = r.spans().filter((s) => r.requests[s.requestIndex].responseCode === grpc.status.OK);
     assert.deepEqual(
       delivered.map((s) => s.spanId),
       sent.slice(0, 10).map((s) => s.spanId),
     );
-    assert.equal(e.counters().queued, 0);
-    assert.equal(e.counters().dropped_rejected, 0);
+    assert.equal(e.counters().spans_queued, 0);
+    assert.equal(e.counters().spans_dropped_rejected, 0);
   });
 
   it('drops a batch answered INVALID_ARGUMENT without retrying', async () => {
@@ -244,14 +244,14 @@ describe('OtlpSpanExporter', function () {
     const e = exporter(config(r.port, { maxExportBatchSize: 3 }), RESOURCE, SCOPE, undefined, FAST);
     const sent = spans(5);
     e.add(sent);
-    await until(() => e.counters().exported === 2);
+    await until(() => e.counters().spans_exported === 2);
     await new Promise((res) => setTimeout(res, 50)); // room for a (wrong) retry
     assert.equal(r.requests.length, 2);
     assert.deepEqual(
       r.spans().filter((s) => s.requestIndex === 1).map((s) => s.spanId),
       sent.slice(3).map((s) => s.spanId),
     );
-    assert.deepEqual(e.counters(), { ...zero, exported: 2, dropped_rejected: 3, export_failures: 1 });
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 2, spans_dropped_rejected: 3, span_export_failures: 1 });
   });
 
   it('exports over TLS with the CA passed in', async () => {
@@ -267,7 +267,7 @@ describe('OtlpSpanExporter', function () {
     );
     e.add(spans(3));
     await r.waitForSpans(3, 5000);
-    await until(() => e.counters().exported === 3);
+    await until(() => e.counters().spans_exported === 3);
   });
 
   it('shutdown flushes pending spans at once, is idempotent, and drops later spans', async () => {
@@ -281,7 +281,7 @@ describe('OtlpSpanExporter', function () {
     assert.equal(r.spans().length, 3);
     e.add(spans(2));
     await e.shutdown(10);
-    assert.deepEqual(e.counters(), { ...zero, exported: 3, dropped_shutdown: 2 });
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 3, spans_dropped_shutdown: 2 });
   });
 
   it('shutdown with the collector down resolves by its deadline and counts the rest', async () => {
@@ -293,9 +293,9 @@ describe('OtlpSpanExporter', function () {
     const took = Date.now() - t0;
     assert.ok(took >= 150 && took < 400, `shutdown took ${took} ms`);
     const c = e.counters();
-    assert.equal(c.dropped_shutdown, 7);
-    assert.equal(c.queued, 0);
-    assert.equal(c.exported, 0);
-    assert.ok(c.export_failures >= 1);
+    assert.equal(c.spans_dropped_shutdown, 7);
+    assert.equal(c.spans_queued, 0);
+    assert.equal(c.spans_exported, 0);
+    assert.ok(c.span_export_failures >= 1);
   });
 });
