@@ -5,8 +5,7 @@
  * ValueError with what is allowed. The caller adds where the value came from
  * and quotes it; nothing here echoes a value, so secrets stay unprinted.
  */
-import { isIPv4, isIPv6 } from 'node:net';
-import { addressBytes, ipv4ToString, ipv6ToString } from '../sessions/address';
+import { CidrError, parseCidr, type Cidr } from '../sessions/cidr';
 import type { ServiceRule } from '../sessions/service-rules';
 import { isGlob } from '../sessions/glob';
 
@@ -161,33 +160,19 @@ export const portOrRange: Parser<number[]> = (raw) => {
   return out;
 };
 
-/** A CIDR, normalized: '10.0.0.0/8', '2001:db8::/32'; a bare address is a /32 or /128. */
-export interface Cidr {
-  text: string;
-  family: 4 | 6;
-  prefix: number;
-  /** 4 or 16 bytes, network order, host bits zero. */
-  bytes: Buffer;
-}
-
 export const CIDR_EXPECTED = 'IPv4 or IPv6 networks like 10.0.0.0/8 or 2001:db8::/32';
 
 export const cidr: Parser<Cidr> = (raw) => {
   const expected = `expected ${CIDR_EXPECTED}`;
-  const v = text(raw, expected);
-  const m = /^([^/]+)(?:\/([0-9]{1,3}))?$/.exec(v);
-  if (!m) throw new ValueError(expected);
-  const family: 4 | 6 | 0 = isIPv4(m[1]) ? 4 : isIPv6(m[1]) && !m[1].includes('%') ? 6 : 0;
-  if (family === 0) throw new ValueError(expected);
-  const max = family === 4 ? 32 : 128;
-  const prefix = m[2] === undefined ? max : Number(m[2]);
-  if (prefix > max) throw new ValueError(`expected a prefix length from 0 to ${max} for an IPv${family} network`);
-  const bytes = Buffer.from(addressBytes(m[1]));
-  const masked = Buffer.from(bytes);
-  for (let bit = prefix; bit < max; bit++) masked[bit >> 3] &= ~(0x80 >> (bit & 7));
-  const network = `${family === 4 ? ipv4ToString(masked, 0) : ipv6ToString(masked, 0)}/${prefix}`;
-  if (!masked.equals(bytes)) throw new ValueError(`expected no host bits after the prefix: did you mean ${network}?`);
-  return { text: network, family, prefix, bytes: masked };
+  try {
+    return parseCidr(text(raw, expected), true);
+  } catch (err) {
+    if (!(err instanceof CidrError)) throw err;
+    const { family, maxPrefix, network } = err.detail;
+    if (network) throw new ValueError(`expected no host bits after the prefix: did you mean ${network}?`);
+    if (maxPrefix) throw new ValueError(`expected a prefix length from 0 to ${maxPrefix} for an IPv${family} network`);
+    throw new ValueError(expected);
+  }
 };
 
 export const COMM_EXPECTED = `process names of at most ${COMM_MAX} characters (the kernel's comm), exact or with the wildcards * ? [...]`;

@@ -112,8 +112,8 @@ export function kernelFiltersFrom(f: FilterSettings, io: FilterIo = HOST_IO): Ke
     localPorts: f.local_ports,
     remotePorts: f.remote_ports,
     family: f.family === 'ipv4' ? 4 : f.family === 'ipv6' ? 6 : 0,
-    localCidrs: f.local_cidrs.map((c) => c.text),
-    remoteCidrs: f.remote_cidrs.map((c) => c.text),
+    localCidrs: f.local_cidrs,
+    remoteCidrs: f.remote_cidrs,
     netns: [...new Set(netns)],
     cgroupIds: [...new Set(cgroupIds)],
   };

@@ -302,6 +302,7 @@ export function loadSettings(argv: string[], env: Env): Loaded {
   }
 
   const raw = new Map<string, unknown>();
+  // Each key set to its format's parse result: the shape Settings is inferred to (config/settings.ts).
   const typed: Record<string, unknown> = {};
   for (const [key, s] of ALL) {
     const value = config.get(key as never) as unknown;
@@ -318,11 +319,11 @@ export function loadSettings(argv: string[], env: Env): Loaded {
   const otelEnv = otelVariables(typed, origins);
   const traces = resolveOtlpTraceConfig(otelEnv);
   const metrics = resolveOtlpMetricsConfig(otelEnv);
-  if (!problems.length) problems.push(...crossChecks(typed as unknown as Settings, origins));
+  if (!problems.length) problems.push(...crossChecks(typed as Settings, origins));
   for (const p of otelProblems([...traces.errors, ...metrics.errors], origins)) if (!problems.includes(p)) problems.push(p);
   if (problems.length && !flags.help) throw new ConfigError(problems);
   return {
-    settings: typed as unknown as Settings,
+    settings: typed as Settings,
     raw,
     origins,
     otelEnv,

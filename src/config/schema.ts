@@ -15,7 +15,7 @@
  */
 import convict from 'convict';
 import * as f from './formats';
-import { FAILED_OUTCOMES, OUTCOMES, type Outcome } from '../sessions/tcp-session';
+import { OUTCOME_GROUPS, OUTCOMES, type Outcome } from '../sessions/tcp-session';
 
 /** A boolean flag that sets a setting to a fixed value (-4 sets filters.family to ipv4). */
 export interface Switch {
@@ -53,19 +53,25 @@ export function isSetting(node: Setting | SchemaNode): node is Setting {
 /** Format name -> parser. */
 export const PARSERS = new Map<string, f.Parser<unknown>>();
 
-function format(name: string, parse: f.Parser<unknown>): string {
+declare const parsesTo: unique symbol;
+/** A registered format's name, carrying (for the compiler only) the type its parser returns. */
+export type Format<T> = string & { readonly [parsesTo]: T };
+
+function format<T>(name: string, parse: f.Parser<T>): Format<T> {
   PARSERS.set(name, parse);
   // Convict validates with the parser and never coerces (coerce is the identity).
   convict.addFormat({ name, validate: (v: unknown) => void parse(v), coerce: (v: unknown) => v });
-  return name;
+  return name as Format<T>;
 }
 
+/**
+ * The typed settings a schema node loads to: each setting is what its
+ * format's parser returns. Settings (./settings.ts) is this for SCHEMA, so
+ * the types cannot drift from the schema.
+ */
+export type Parsed<N> = N extends { format: Format<infer T> } ? T : N extends Setting ? unknown : { [K in keyof N]: Parsed<N[K]> };
+
 /** Names for groups of outcomes. */
-export const OUTCOME_GROUPS: Record<string, readonly Outcome[]> = {
-  failed: [...FAILED_OUTCOMES],
-  reset: ['reset_by_peer', 'reset_locally'],
-  ok: OUTCOMES.filter((o) => !FAILED_OUTCOMES.has(o)),
-};
 const OUTCOME_NAMES = [...OUTCOMES, ...Object.keys(OUTCOME_GROUPS)];
 
 const SHUTDOWN_TIMEOUT_MAX_MS = 600_000;
@@ -86,7 +92,7 @@ const FORMATS = {
     'tcplife-outcomes',
     f.list((raw) => {
       const name = f.oneOf(OUTCOME_NAMES)(raw);
-      return OUTCOME_GROUPS[name] ? [...OUTCOME_GROUPS[name]] : (name as Outcome);
+      return name in OUTCOME_GROUPS ? [...OUTCOME_GROUPS[name as keyof typeof OUTCOME_GROUPS]] : (name as Outcome);
     }, OUTCOME_NAMES.join(', ')),
   ),
   netns: format('tcplife-netns', f.netns),
@@ -305,7 +311,7 @@ export const SCHEMA = {
       reload: true,
     },
     outcomes: {
-      doc: `only sessions that ended so: ${OUTCOMES.join(', ')}, or the groups failed, reset, ok`,
+      doc: `only sessions that ended so: ${OUTCOMES.join(', ')}, or the groups ${Object.keys(OUTCOME_GROUPS).join(', ')}`,
       format: FORMATS.outcomes,
       default: [],
       env: 'TCPLIFE_OUTCOMES',

@@ -1,3 +1,4 @@
+import type { Cidr } from '../sessions/cidr';
 import type { ProbeCounterName } from '../sessions/counters';
 
 /** How the kernel program attaches: BTF tracepoint, classic tracepoint, or the best available. */
@@ -44,13 +45,14 @@ export interface KernelFilters {
   /** 0: any family. An IPv6 socket counts as 6, even with IPv4-mapped addresses. */
   family: 0 | 4 | 6;
   /**
-   * Local address in one of these CIDRs: '127.0.0.0/8', '2001:db8::/32'; a
-   * bare address is a single host. An IPv4 CIDR also matches the IPv4-mapped
-   * addresses (::ffff:a.b.c.d) of IPv6 sockets. Host bits are ignored.
+   * Local address in one of these networks, parsed (sessions/cidr.ts) or as
+   * text: '127.0.0.0/8', '2001:db8::/32'; a bare address is a single host.
+   * An IPv4 CIDR also matches the IPv4-mapped addresses (::ffff:a.b.c.d) of
+   * IPv6 sockets. Host bits are ignored.
    */
-  localCidrs: string[];
+  localCidrs: ReadonlyArray<string | Cidr>;
   /** Remote address, same as localCidrs. */
-  remoteCidrs: string[];
+  remoteCidrs: ReadonlyArray<string | Cidr>;
   /** Network namespace inodes (`stat -L -c %i /proc/PID/ns/net`). */
   netns: number[];
   /**

@@ -4,38 +4,53 @@ export type WallTime = [seconds: number, nanos: number];
 /** Who opened the session: this host (client), the peer (server), or not seen. */
 export type Role = 'client' | 'server' | 'unknown';
 
+interface OutcomeSpec {
+  readonly meaning: string;
+  /** Set for failures (span status ERROR): the status message. */
+  readonly failure?: string;
+  /** Which end ended an established session: its FIN or its RST came first. */
+  readonly closedBy?: 'local' | 'peer';
+  readonly reset?: true;
+}
+
 /**
- * How the session ended, from the TCP state before CLOSE and the socket error.
- * - refused: connect answered by a RST
- * - timeout: no answer (connect or retransmissions timed out)
- * - connect_failed: connect failed otherwise (unreachable, aborted)
- * - handshake_aborted: an accepted socket died before ESTABLISHED
- * - reset_by_peer: the peer sent a RST
- * - reset_locally: this side aborted (SO_LINGER 0, close with unread data)
- * - closed_by_peer: orderly close, the peer's FIN came first
- * - closed_locally: orderly close, this side's FIN went first
+ * How a session ends, from the TCP state before CLOSE and the socket error
+ * (sessions/tcp-state.ts): the one table of outcomes. The filters' names and
+ * groups (config/schema.ts), the span's status and closed_by
+ * (telemetry/session-to-span.ts) are derived from it.
  */
-export const OUTCOMES = [
-  'refused',
-  'timeout',
-  'connect_failed',
-  'handshake_aborted',
-  'reset_by_peer',
-  'reset_locally',
-  'closed_by_peer',
-  'closed_locally',
-] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+export const OUTCOME_TABLE = {
+  refused: { meaning: 'connect answered by a RST', failure: 'connection refused' },
+  timeout: { meaning: 'no answer: connect or retransmissions timed out', failure: 'connection timed out' },
+  connect_failed: { meaning: 'connect failed otherwise (unreachable, aborted)', failure: 'connect failed' },
+  handshake_aborted: { meaning: 'an accepted socket died before ESTABLISHED', failure: 'handshake aborted' },
+  reset_by_peer: { meaning: 'the peer sent a RST', failure: 'connection reset by peer', closedBy: 'peer', reset: true },
+  reset_locally: {
+    meaning: 'this side aborted (SO_LINGER 0, close with unread data)',
+    failure: 'connection reset locally',
+    closedBy: 'local',
+    reset: true,
+  },
+  closed_by_peer: { meaning: "orderly close, the peer's FIN came first", closedBy: 'peer' },
+  closed_locally: { meaning: "orderly close, this side's FIN went first", closedBy: 'local' },
+} as const satisfies Record<string, OutcomeSpec>;
+
+export type Outcome = keyof typeof OUTCOME_TABLE;
+
+export const OUTCOMES = Object.keys(OUTCOME_TABLE) as Outcome[];
+
+/** The table's entry for one outcome. */
+export const outcomeSpec = (o: Outcome): OutcomeSpec => OUTCOME_TABLE[o];
 
 /** Outcomes a user treats as failures: they become span errors. */
-export const FAILED_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>([
-  'refused',
-  'timeout',
-  'connect_failed',
-  'handshake_aborted',
-  'reset_by_peer',
-  'reset_locally',
-]);
+export const FAILED_OUTCOMES: ReadonlySet<Outcome> = new Set(OUTCOMES.filter((o) => outcomeSpec(o).failure !== undefined));
+
+/** The names a filter may use for several outcomes at once. */
+export const OUTCOME_GROUPS: Readonly<Record<'failed' | 'reset' | 'ok', readonly Outcome[]>> = {
+  failed: OUTCOMES.filter((o) => FAILED_OUTCOMES.has(o)),
+  reset: OUTCOMES.filter((o) => outcomeSpec(o).reset),
+  ok: OUTCOMES.filter((o) => !FAILED_OUTCOMES.has(o)),
+};
 
 /** Where the owner came from; 'none' means pid 0 and an empty comm. */
 export type OwnerSource = 'none' | 'connect' | 'socket_io' | 'close' | 'found';

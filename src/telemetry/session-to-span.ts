@@ -12,25 +12,14 @@
  * The port a client connects to and the port a server listens on name the
  * service; the other end's port is ephemeral and stays out of the name.
  */
-import { FAILED_OUTCOMES, type Outcome, type TcpSession, type WallTime } from '../sessions/tcp-session';
+import { outcomeSpec, type Role, type TcpSession, type WallTime } from '../sessions/tcp-session';
 import { type Attribute, type SpanKindCode, type SpanRecord, type SpanStatus, SpanKind, StatusCode } from './span-record';
 
-/** Status messages for the failed outcomes (FAILED_OUTCOMES). */
-const FAILURE_MESSAGES: Readonly<Partial<Record<Outcome, string>>> = {
-  refused: 'connection refused',
-  timeout: 'connection timed out',
-  connect_failed: 'connect failed',
-  handshake_aborted: 'handshake aborted',
-  reset_by_peer: 'connection reset by peer',
-  reset_locally: 'connection reset locally',
-};
-
-/** Which end ended an established session: its FIN or its RST came first. */
-const CLOSED_BY: Readonly<Partial<Record<Outcome, 'local' | 'peer'>>> = {
-  closed_locally: 'local',
-  reset_locally: 'local',
-  closed_by_peer: 'peer',
-  reset_by_peer: 'peer',
+/** What the session's role decides: the span's kind and name, and which end is the server. */
+const BY_ROLE: Readonly<Record<Role, { kind: SpanKindCode; name: (s: TcpSession) => string; server?: 'local' | 'remote' }>> = {
+  client: { kind: SpanKind.CLIENT, name: (s) => `TCP connect :${s.remotePort}`, server: 'remote' },
+  server: { kind: SpanKind.SERVER, name: (s) => `TCP accept :${s.localPort}`, server: 'local' },
+  unknown: { kind: SpanKind.INTERNAL, name: () => 'TCP session' },
 };
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -49,7 +38,7 @@ const bool = (key: string, value: boolean): Attribute => ({ key, value: { bool: 
  *   sessions do not carry the key); it starts when the agent found it open
  *   at start (tcplife.found_at_start), else at its end.
  * - kind: CLIENT (role client), SERVER (role server), INTERNAL (unknown).
- * - status: ERROR with a short message for FAILED_OUTCOMES, else UNSET.
+ * - status: ERROR with the outcome table's message for failures, else UNSET.
  * Throws a RangeError when an id is not lowercase hex of the right length,
  * or is all zeros (OTLP treats those as invalid).
  */
@@ -65,8 +54,8 @@ export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: str
   const span: SpanRecord = {
     traceId: ids.traceId,
     spanId: ids.spanId,
-    name: spanName(s),
-    kind: spanKind(s),
+    name: BY_ROLE[s.role].name(s),
+    kind: BY_ROLE[s.role].kind,
     startTime,
     endTime,
     attributes: spanAttributes(s, partial),
@@ -74,29 +63,6 @@ export function sessionToSpan(s: TcpSession, ids: { traceId: string; spanId: str
   };
   if (ids.parentSpanId !== undefined) span.parentSpanId = ids.parentSpanId;
   return span;
-}
-
-/** The span name (see the module comment): never contains an address. */
-function spanName(s: TcpSession): string {
-  switch (s.role) {
-    case 'client':
-      return `TCP connect :${s.remotePort}`;
-    case 'server':
-      return `TCP accept :${s.localPort}`;
-    default:
-      return 'TCP session';
-  }
-}
-
-function spanKind(s: TcpSession): SpanKindCode {
-  switch (s.role) {
-    case 'client':
-      return SpanKind.CLIENT;
-    case 'server':
-      return SpanKind.SERVER;
-    default:
-      return SpanKind.INTERNAL;
-  }
 }
 
 /**
@@ -118,20 +84,12 @@ function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
     str('network.peer.address', s.remoteAddress),
     int('network.peer.port', s.remotePort),
   ];
-  if (s.role === 'client') {
-    a.push(
-      str('server.address', s.remoteAddress),
-      int('server.port', s.remotePort),
-      str('client.address', s.localAddress),
-      int('client.port', s.localPort),
-    );
-  } else if (s.role === 'server') {
-    a.push(
-      str('server.address', s.localAddress),
-      int('server.port', s.localPort),
-      str('client.address', s.remoteAddress),
-      int('client.port', s.remotePort),
-    );
+  const server = BY_ROLE[s.role].server;
+  if (server) {
+    const local = { address: s.localAddress, port: s.localPort };
+    const remote = { address: s.remoteAddress, port: s.remotePort };
+    const [srv, cli] = server === 'local' ? [local, remote] : [remote, local];
+    a.push(str('server.address', srv.address), int('server.port', srv.port), str('client.address', cli.address), int('client.port', cli.port));
   }
   if (s.pid !== 0) a.push(int('process.pid', s.pid));
   // Only when the agent's PID namespace is not the host's (e.g. in a pod).
@@ -153,17 +111,17 @@ function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
     int('tcplife.segments_in', s.segmentsIn),
     int('tcplife.segments_out', s.segmentsOut),
   );
-  const closedBy = CLOSED_BY[s.outcome];
+  const { closedBy, failure } = outcomeSpec(s.outcome);
   if (closedBy) a.push(str('tcplife.closed_by', closedBy));
   if (partial) a.push(bool('tcplife.partial', true));
   if (s.foundAt !== undefined) a.push(bool('tcplife.found_at_start', true));
-  if (FAILED_OUTCOMES.has(s.outcome)) a.push(str('error.type', s.error ?? s.outcome));
+  if (failure !== undefined) a.push(str('error.type', s.error ?? s.outcome));
   return a;
 }
 
 function spanStatus(s: TcpSession): SpanStatus {
-  if (!FAILED_OUTCOMES.has(s.outcome)) return { code: StatusCode.UNSET };
-  return { code: StatusCode.ERROR, message: FAILURE_MESSAGES[s.outcome] ?? s.outcome.replace(/_/g, ' ') };
+  const { failure } = outcomeSpec(s.outcome);
+  return failure === undefined ? { code: StatusCode.UNSET } : { code: StatusCode.ERROR, message: failure };
 }
 
 function checkId(name: string, id: string, shape: RegExp): void {

@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import { statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CIDR_RECORD_BYTES, encodeKernelFilters, parseCidr } from '../../src/kernel/kernel-filters';
+import { CIDR_RECORD_BYTES, encodeKernelFilters, kernelCidr } from '../../src/kernel/kernel-filters';
+import { parseCidr } from '../../src/sessions/cidr';
 import type { KernelFilters } from '../../src/kernel/probe-types';
 import type { TcpSession } from '../../src/sessions/tcp-session';
 import { cgroup2Mount, cgroupDirOf, createCgroup, spawnInCgroup, type TestCgroup } from '../support/cgroups';
@@ -99,7 +100,7 @@ describe('CIDR encoding for the kernel (no kernel needed)', function () {
       ['1::8', 128, '00010000000000000000000000000008'],
     ];
     for (const [text, prefix, bytes] of table) {
-      const c = parseCidr(text);
+      const c = kernelCidr(parseCidr(text));
       assert.deepEqual([c.prefixLength, hex(c.address)], [prefix, bytes], text);
     }
   });
@@ -112,7 +113,7 @@ describe('CIDR encoding for the kernel (no kernel needed)', function () {
         return true;
       });
     }
-    assert.throws(() => encodeKernelFilters(filters({ localCidrs: [42 as unknown as string] })), /localCidrs: CIDR must be a string/);
+    assert.throws(() => encodeKernelFilters(filters({ localCidrs: [42 as unknown as string] })), /localCidrs: 42 is not a CIDR: CIDR must be a string, got number/);
     assert.throws(() => encodeKernelFilters(filters({ localCidrs: '10.0.0.0/8' as unknown as string[] })), /localCidrs must be an array/);
   });
 

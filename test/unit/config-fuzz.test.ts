@@ -79,7 +79,8 @@ function checkKernelInput(filters: Parameters<typeof kernelFiltersFrom>[0], what
   assert.ok([0, 4, 6].includes(k.family), what);
   for (const c of [...(k.localCidrs ?? []), ...(k.remoteCidrs ?? [])]) {
     // RFC 5952 text: dotted IPv4, compressed IPv6, IPv4-mapped as ::ffff:a.b.c.d.
-    assert.match(c, /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+|::ffff:\d+\.\d+\.\d+\.\d+)\/\d{1,3}$/, `${what}: cidr ${c}`);
+    assert.ok(typeof c === 'object', `${what}: the configuration hands the kernel parsed CIDRs`);
+    assert.match(c.text, /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+|::ffff:\d+\.\d+\.\d+\.\d+)\/\d{1,3}$/, `${what}: cidr ${c.text}`);
   }
 }
 
