@@ -1,0 +1,146 @@
+import { strict as assert } from 'node:assert';
+import { SpanQueue, type QueueLimits } from '../../src/telemetry/span-queue';
+
+const LIMITS: QueueLimits = { maxQueueSize: 10, maxExportBatchSize: 4, scheduleDelayMs: 20 };
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+const same = (r: readonly number[]) => r;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('SpanQueue', () => {
+  const queues: Array<SpanQueue<number>> = [];
+  const queue = (limits: Partial<QueueLimits> = {}, onDue = () => {}) => {
+    const q = new SpanQueue<number>({ ...LIMITS, ...limits }, onDue);
+    queues.push(q);
+    return q;
+  };
+  afterEach(() => queues.splice(0).forEach((q) => q.clear()));
+
+  it('takes the oldest records that fit and counts the rest as dropped', () => {
+    const q = queue();
+    const seen: number[][] = [];
+    assert.equal(q.offer(range(0, 7), (r) => (seen.push([...r]), r)), 7);
+    assert.equal(q.offer(range(7, 6), (r) => (seen.push([...r]), r)), 3);
+    assert.deepEqual(seen, [range(0, 7), range(7, 3)], 'toItems sees only what fits');
+    assert.equal(q.length, 10);
+    assert.equal(q.dropped, 3);
+  });
+
+  it('does not call toItems when nothing fits, and counts it all', () => {
+    const q = queue({ maxQueueSize: 2 });
+    q.offer([1, 2], same);
+    let called = false;
+    assert.equal(q.offer([3, 4, 5], () => ((called = true), [])), 0);
+    assert.equal(called, false);
+    assert.equal(q.dropped, 3);
+    assert.equal(queue({ maxQueueSize: 0 }).offer([1], same), 0);
+  });
+
+  it('adds only what toItems returns (records it refused take no room)', () => {
+    const q = queue({ maxQueueSize: 3 });
+    assert.equal(q.offer([1, 2, 3], (r) => r.filter((x) => x !== 2)), 2);
+    assert.equal(q.length, 2);
+    assert.equal(q.dropped, 0);
+    assert.equal(q.offer([4, 5], same), 1, 'one place left');
+    assert.equal(q.dropped, 1);
+    assert.deepEqual(q.takeBatch(true), [1, 3, 4]);
+  });
+
+  it('gives a batch of the oldest maxExportBatchSize once that many wait; the batch stays counted until it settles', () => {
+    const q = queue();
+    q.offer(range(0, 9), same);
+    assert.deepEqual(q.takeBatch(false), [0, 1, 2, 3]);
+    assert.equal(q.takeBatch(true), undefined, 'one batch in flight at a time');
+    assert.equal(q.length, 9, 'the batch in flight still counts');
+    q.offer(range(9, 5), same);
+    assert.equal(q.length, 10);
+    assert.equal(q.dropped, 4, 'the batch in flight takes room');
+    assert.equal(q.settle(), 4);
+    assert.equal(q.length, 6);
+    assert.equal(q.settle(), 0, 'nothing in flight any more');
+    assert.deepEqual(q.takeBatch(false), [4, 5, 6, 7]);
+  });
+
+  it('a batch short of maxExportBatchSize waits for the delay, then onDue is called once', async () => {
+    let due = 0;
+    const q = queue({ scheduleDelayMs: 30 }, () => due++);
+    q.offer([1, 2], same);
+    const t0 = Date.now();
+    assert.equal(q.takeBatch(false), undefined);
+    assert.equal(q.takeBatch(false), undefined, 'asking again does not restart the delay');
+    await sleep(10);
+    assert.equal(due, 0);
+    while (due === 0 && Date.now() - t0 < 2000) await sleep(2);
+    assert.equal(due, 1);
+    assert.ok(Date.now() - t0 >= 25, `due after ${Date.now() - t0} ms`);
+    await sleep(50);
+    assert.equal(due, 1, 'once');
+    assert.deepEqual(q.takeBatch(true), [1, 2], 'when due, a short batch goes');
+  });
+
+  it('now: a short batch goes at once and the waiting timer stops', async () => {
+    let due = 0;
+    const q = queue({ scheduleDelayMs: 10 }, () => due++);
+    q.offer([1], same);
+    assert.equal(q.takeBatch(false), undefined);
+    assert.deepEqual(q.takeBatch(true), [1]);
+    await sleep(40);
+    assert.equal(due, 0);
+  });
+
+  it('a full batch stops the waiting timer', async () => {
+    let due = 0;
+    const q = queue({ scheduleDelayMs: 10 }, () => due++);
+    q.offer([1], same);
+    assert.equal(q.takeBatch(false), undefined);
+    q.offer([2, 3, 4], same);
+    assert.deepEqual(q.takeBatch(false), [1, 2, 3, 4]);
+    await sleep(40);
+    assert.equal(due, 0);
+  });
+
+  it('an empty queue gives no batch and arms no timer', async () => {
+    let due = 0;
+    const q = queue({ scheduleDelayMs: 5 }, () => due++);
+    assert.equal(q.takeBatch(true), undefined);
+    assert.equal(q.takeBatch(false), undefined);
+    await sleep(30);
+    assert.equal(due, 0);
+  });
+
+  it('clear empties it, the batch in flight included, and returns the count', () => {
+    const q = queue();
+    q.offer(range(0, 6), same);
+    assert.deepEqual(q.takeBatch(false), [0, 1, 2, 3]);
+    assert.equal(q.clear(), 6);
+    assert.equal(q.length, 0);
+    assert.equal(q.settle(), 0, 'no batch in flight any more');
+    assert.equal(q.dropped, 0, 'cleared is not dropped for want of room');
+    q.offer(range(0, 10), same);
+    assert.equal(q.length, 10, 'all the room is back');
+  });
+
+  it('clear stops the waiting timer', async () => {
+    let due = 0;
+    const q = queue({ scheduleDelayMs: 10 }, () => due++);
+    q.offer([1, 2], same);
+    assert.equal(q.takeBatch(false), undefined);
+    assert.equal(q.clear(), 2);
+    await sleep(40);
+    assert.equal(due, 0);
+  });
+
+  it('a batch size below 1 counts as 1', () => {
+    const q = queue({ maxExportBatchSize: 0 });
+    q.offer([1, 2], same);
+    assert.deepEqual(q.takeBatch(false), [1]);
+  });
+
+  it('the timer never keeps the process alive', () => {
+    const q = queue({ scheduleDelayMs: 60_000 });
+    q.offer([1], same);
+    q.takeBatch(false);
+    const timer = (q as unknown as { timer: NodeJS.Timeout }).timer;
+    assert.ok(timer);
+    assert.equal(timer.hasRef(), false);
+  });
+});
