@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// tcplife-otel's command line: settings -> probe -> filters -> sinks.
-// Exit codes: 0 normal stop (SIGINT/SIGTERM, --help, --print-config),
-// 1 the probe could not start, 2 bad configuration.
+// tcplife-otel's command line: flags -> configuration -> agent, then
+// signals. Exit codes: 0 normal stop (SIGINT/SIGTERM, --help,
+// --print-config), 1 the probe could not start, 2 bad configuration.
 import { readFileSync } from 'node:fs';
 import type { CounterValues } from './sessions/counters';
 import { Agent } from './agent';
@@ -18,12 +18,12 @@ import { ConsoleSink } from './output/console-sink';
 import { FdWriter } from './output/fd-writer';
 import { compileServiceRules } from './sessions/service-rules';
 import { compileSessionFilter, type SessionFilter } from './sessions/session-filter';
+import type { ServiceOf } from './sessions/service-rules';
 import type { SessionSink } from './sessions/session-sink';
 import { startCounterMetrics, type CounterMetricsExporter } from './telemetry/counter-metrics';
 import type { OtlpConnection } from './telemetry/export-config';
 import { detectResource, k8sAttributes } from './telemetry/resource';
 import { OtlpSpanExporter, type TlsMaterial } from './telemetry/span-exporter';
-import type { SdkSpanSink as SdkSpanSinkType } from './telemetry/sdk-span-sink';
 import { SpanSink } from './telemetry/span-sink';
 
 const NAME = 'tcplife-otel';
@@ -100,31 +100,41 @@ function readTlsFiles(c: OtlpConnection, signal: string): TlsMaterial {
   };
 }
 
+/** What a span sink is built from: the effective OTEL_* variables, the resource and scope, the service rules. */
+export interface SpanSinkContext {
+  otelEnv: Loaded['otelEnv'];
+  resource: ReturnType<typeof detectResource>['attributes'];
+  scope: { name: string; version: string };
+  serviceOf?: ServiceOf;
+}
+
+/** A sink of spans whose service rules a reload can replace. */
+export type SpanSessionSink = SessionSink & { serviceOf?: ServiceOf };
+
+export interface RunOptions {
+  /**
+   * Builds the span sink for OTLP export; absent: the agent's own pipeline.
+   * The benchmark's comparison with the stock SDK (test/bench/sdk-agent.ts)
+   * gives its own.
+   */
+  spanSink?: (context: SpanSinkContext) => SpanSessionSink;
+}
+
 /**
  * The span sink OTEL_TRACES_EXPORTER asks for, if any, and whether the
  * terminal output stays: unset (or OTEL_SDK_DISABLED) keeps tcplife's
  * output; 'otlp' exports spans; 'console' is the terminal output.
  */
-function traceExporters(loaded: Loaded): { console: boolean; otlp?: SpanSink | SdkSpanSinkType } {
-  const env = loaded.otelEnv;
+function traceExporters(loaded: Loaded, options: RunOptions): { console: boolean; otlp?: SpanSessionSink } {
   const config = loaded.otlp.traces;
   if (config.disabled || !config.exporters.includes('otlp')) return { console: true };
   const tls = readTlsFiles(config, 'TRACES');
-  const resource = detectResource(env, k8sAttributes(loaded.settings.k8s));
+  const resource = detectResource(loaded.otelEnv, k8sAttributes(loaded.settings.k8s));
   for (const w of resource.warnings) log(w);
   const serviceOf = compileServiceRules(loaded.settings.services);
-  let otlp: SpanSink | SdkSpanSinkType;
-  if (loaded.settings.export_pipeline === 'sdk') {
-    // The stock SDK path, kept for comparison (README, Benchmark). It reads
-    // its settings from process.env, so it gets the effective ones there.
-    // Loaded only here, so the default path's startup does not grow.
-    Object.assign(process.env, env);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { SdkSpanSink } = require('./telemetry/sdk-span-sink') as typeof import('./telemetry/sdk-span-sink');
-    otlp = new SdkSpanSink(resource.attributes, SCOPE, serviceOf);
-  } else {
-    otlp = new SpanSink(new OtlpSpanExporter(config, resource.attributes, SCOPE, tls, { log }), serviceOf);
-  }
+  const otlp = options.spanSink
+    ? options.spanSink({ otelEnv: loaded.otelEnv, resource: resource.attributes, scope: SCOPE, serviceOf })
+    : new SpanSink(new OtlpSpanExporter(config, resource.attributes, SCOPE, tls, { log }), serviceOf);
   return { console: config.exporters.includes('console'), otlp };
 }
 
@@ -134,11 +144,10 @@ function traceExporters(loaded: Loaded): { console: boolean; otlp?: SpanSink | S
  * started once it runs.
  */
 function counterMetrics(loaded: Loaded): ((read: () => Record<string, number>) => CounterMetricsExporter) | undefined {
-  const env = loaded.otelEnv;
   const config = loaded.otlp.metrics;
   if (!config.enabled) return undefined;
   const tls = readTlsFiles(config, 'METRICS');
-  const resource = detectResource(env, k8sAttributes(loaded.settings.k8s)).attributes;
+  const resource = detectResource(loaded.otelEnv, k8sAttributes(loaded.settings.k8s)).attributes;
   return (read) => startCounterMetrics(config, tls, resource, SCOPE, read);
 }
 
@@ -166,12 +175,131 @@ function restartOnlyChanges(before: Loaded, after: Loaded): string[] {
     .map(([key]) => key);
 }
 
-/** What SIGHUP does; until the agent runs, nothing (its default would kill us). */
-let onSighup = () => log('SIGHUP while starting: ignored');
-process.on('SIGHUP', () => onSighup());
+/**
+ * The agent as a process: built from a configuration, started, reloaded at
+ * SIGHUP, stopped once. Start: probe attached, then sinks opened (Agent),
+ * then metrics, then the stats timer; stop runs back from the timer, except
+ * that metrics go last, so that their final export carries the final counts.
+ */
+class AgentProcess {
+  private stopping = false;
+  private metrics: CounterMetricsExporter | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private readonly agent: Agent;
+  private readonly spans: SpanSessionSink | undefined;
+  private readonly startMetrics: ReturnType<typeof counterMetrics>;
+  private readonly scope: ScopeDecision;
 
-function main(argv: string[]): void {
-  let loaded = orExit2(() => loadSettings(argv, process.env));
+  constructor(
+    private loaded: Loaded,
+    /** Re-reads the configuration (SIGHUP); throws ConfigError. */
+    private readonly reread: () => Loaded,
+    options: RunOptions,
+    env: NodeJS.ProcessEnv,
+  ) {
+    const s = loaded.settings;
+    const filters = orExit2(() => filtersOf(loaded));
+    this.scope = filters.scope;
+    let probe: SessionProbe;
+    try {
+      probe = new SessionProbe({ attach: s.attach, pidNamespace: ownPidNamespace(), rejectParts: rejectPartsFrom(env) });
+    } catch (err) {
+      fail((err as Error).message, 1); // the addon is missing or does not load
+    }
+    const sinks: SessionSink[] = [];
+    const exporters = traceExporters(loaded, options);
+    if (exporters.console) {
+      const table = { wide: s.output.wide, csv: s.output.format === 'csv', time: s.output.time, timestamp: s.output.timestamp };
+      sinks.push(new ConsoleSink(new FdWriter(1), { json: s.output.format === 'json', table }, (err) => this.onWriteError(err)));
+    }
+    if (exporters.otlp) sinks.push(exporters.otlp);
+    this.spans = exporters.otlp;
+    this.startMetrics = counterMetrics(loaded);
+    this.agent = new Agent(probe, filters.kernel, sinks, filters.session, new OwnerCgroups());
+  }
+
+  start(): void {
+    try {
+      reportStart(this.agent.start(), this.loaded.settings.verbose);
+      log(this.scope.reason);
+    } catch (err) {
+      if (err instanceof ProbeError) {
+        if (this.loaded.settings.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);
+        fail(err.message, 1);
+      }
+      throw err;
+    }
+    this.metrics = this.startMetrics?.(() => this.agent.counters());
+    this.startStats(this.loaded.settings.stats_interval_s);
+  }
+
+  /** Stops once; the process exits 0 when spans and metrics are delivered or the shutdown timeout ran out. */
+  stop(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.statsTimer);
+    // One deadline for everything: spans first, then the final counters.
+    const timeoutMs = this.loaded.settings.shutdown_timeout_ms;
+    const deadline = Date.now() + timeoutMs;
+    void this.agent
+      .stop(timeoutMs)
+      .then(async (c) => {
+        log(`stopped (${reason}): ${formatCounters(this.withMetrics(c))}`);
+        await this.metrics?.shutdown(Math.max(0, deadline - Date.now()));
+      })
+      .finally(() => process.exit(0));
+  }
+
+  /** SIGHUP: re-read, validate, and switch the filters in place. A bad configuration changes nothing. */
+  reload(): void {
+    if (this.stopping) return;
+    let next: Loaded;
+    let filters: ReturnType<typeof filtersOf>;
+    try {
+      next = this.reread();
+      filters = filtersOf(next);
+      this.agent.setFilters(filters.kernel, filters.session);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      for (const p of problems) log(`reload: ${p}`);
+      log('reload refused: the running configuration stays');
+      return;
+    }
+    if (this.spans) this.spans.serviceOf = compileServiceRules(next.settings.services);
+    const pending = restartOnlyChanges(this.loaded, next);
+    if (next.settings.stats_interval_s !== this.loaded.settings.stats_interval_s) this.startStats(next.settings.stats_interval_s);
+    this.loaded = next;
+    log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied (${filters.scope.reason})`);
+    if (pending.length) log(`reload: needs a restart to apply: ${pending.join(', ')}`);
+  }
+
+  private withMetrics(c: CounterValues): CounterValues {
+    return this.metrics ? { ...c, metric_export_failures: this.metrics.failures() } : c;
+  }
+
+  private startStats(seconds: number): void {
+    clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    if (seconds > 0) {
+      this.statsTimer = setInterval(() => log(`counters: ${formatCounters(this.withMetrics(this.agent.counters()))}`), seconds * 1000).unref();
+    }
+  }
+
+  // stdout is written with write(2) on fd 1 (see FdWriter), never through
+  // process.stdout. A closed pipe (`| head`) ends tracing quietly.
+  private onWriteError(err: NodeJS.ErrnoException): void {
+    if (err.code === 'EPIPE') setImmediate(() => this.stop('output closed'));
+    else fail(`cannot write output: ${err.message}`, 1);
+  }
+}
+
+/** The command: flags and environment -> configuration -> the agent, until a signal stops it. */
+export function run(argv: string[], env: NodeJS.ProcessEnv = process.env, options: RunOptions = {}): void {
+  // Until the agent runs, SIGHUP does nothing (its default would kill us).
+  let onSighup = () => log('SIGHUP while starting: ignored');
+  process.on('SIGHUP', () => onSighup());
+
+  const loaded = orExit2(() => loadSettings(argv, env));
   if (loaded.help) {
     process.stdout.write(usage());
     return;
@@ -180,107 +308,21 @@ function main(argv: string[]): void {
     process.stdout.write(printConfig(loaded));
     return;
   }
-  const s = loaded.settings;
-  const filters = orExit2(() => filtersOf(loaded));
-
-  let probe: SessionProbe;
-  try {
-    probe = new SessionProbe({ attach: s.attach, pidNamespace: ownPidNamespace(), rejectParts: rejectPartsFrom(process.env) });
-  } catch (err) {
-    fail((err as Error).message, 1); // the addon is missing or does not load
-  }
-
-  let stopping = false;
-  let metrics: CounterMetricsExporter | undefined;
-  let statsTimer: NodeJS.Timeout | undefined;
-  let shutdownTimeoutMs = s.shutdown_timeout_ms;
-  const counters = (c: CounterValues): CounterValues => (metrics ? { ...c, metric_export_failures: metrics.failures() } : c);
-  const stop = (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(statsTimer);
-    // One deadline for everything: spans first, then the final counters.
-    const deadline = Date.now() + shutdownTimeoutMs;
-    void agent
-      .stop(shutdownTimeoutMs)
-      .then(async (c) => {
-        log(`stopped (${reason}): ${formatCounters(counters(c))}`);
-        await metrics?.shutdown(Math.max(0, deadline - Date.now()));
-      })
-      .finally(() => process.exit(0));
-  };
-  const startStats = (seconds: number) => {
-    clearInterval(statsTimer);
-    statsTimer = undefined;
-    if (seconds > 0) {
-      statsTimer = setInterval(() => log(`counters: ${formatCounters(counters(agent.counters()))}`), seconds * 1000).unref();
-    }
-  };
-
-  // stdout is written with write(2) on fd 1 (see FdWriter), never through
-  // process.stdout. A closed pipe (`| head`) ends tracing quietly.
-  const onWriteError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') setImmediate(() => stop('output closed'));
-    else fail(`cannot write output: ${err.message}`, 1);
-  };
-  const sinks: SessionSink[] = [];
-  const exporters = traceExporters(loaded);
-  if (exporters.console) {
-    const table = { wide: s.output.wide, csv: s.output.format === 'csv', time: s.output.time, timestamp: s.output.timestamp };
-    sinks.push(new ConsoleSink(new FdWriter(1), { json: s.output.format === 'json', table }, onWriteError));
-  }
-  if (exporters.otlp) sinks.push(exporters.otlp);
-  const startMetrics = counterMetrics(loaded);
-  const agent = new Agent(probe, filters.kernel, sinks, filters.session, new OwnerCgroups());
-
-  // SIGHUP: re-read, validate, and switch the filters in place. A bad
-  // configuration changes nothing.
-  const reload = () => {
-    let next: Loaded;
-    let nextFilters: ReturnType<typeof filtersOf>;
-    try {
-      next = loadSettings(argv, process.env);
-      nextFilters = filtersOf(next);
-      agent.setFilters(nextFilters.kernel, nextFilters.session);
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      for (const p of problems) log(`reload: ${p}`);
-      log('reload refused: the running configuration stays');
-      return;
-    }
-    if (exporters.otlp) exporters.otlp.serviceOf = compileServiceRules(next.settings.services);
-    const pending = restartOnlyChanges(loaded, next);
-    if (next.settings.stats_interval_s !== loaded.settings.stats_interval_s) startStats(next.settings.stats_interval_s);
-    shutdownTimeoutMs = next.settings.shutdown_timeout_ms;
-    loaded = next;
-    log(`configuration reloaded${next.settings.config ? ` from ${next.settings.config}` : ''}; filters applied (${nextFilters.scope.reason})`);
-    if (pending.length) log(`reload: needs a restart to apply: ${pending.join(', ')}`);
-  };
-
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  onSighup = () => {
-    if (!stopping) reload();
-  };
-
-  try {
-    reportStart(agent.start(), s.verbose);
-    log(filters.scope.reason);
-  } catch (err) {
-    if (err instanceof ProbeError) {
-      if (s.verbose && err.libbpfLog) process.stderr.write(err.libbpfLog);
-      fail(err.message, 1);
-    }
-    throw err;
-  }
-  metrics = startMetrics?.(() => agent.counters());
-  startStats(s.stats_interval_s);
+  const agent = new AgentProcess(loaded, () => loadSettings(argv, env), options, env);
+  process.on('SIGINT', () => agent.stop('SIGINT'));
+  process.on('SIGTERM', () => agent.stop('SIGTERM'));
+  onSighup = () => agent.reload();
+  agent.start();
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (err) {
-  // Anything unexpected still gets one line, not a stack (set DEBUG for it).
-  if (process.env.DEBUG) throw err;
-  fail(`internal error: ${(err as Error).message}`, 1);
+/** run(), with anything unexpected as one line, not a stack (set DEBUG for it). */
+export function main(options: RunOptions = {}): void {
+  try {
+    run(process.argv.slice(2), process.env, options);
+  } catch (err) {
+    if (process.env.DEBUG) throw err;
+    fail(`internal error: ${(err as Error).message}`, 1);
+  }
 }
+
+if (require.main === module) main();

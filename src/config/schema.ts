@@ -102,7 +102,6 @@ const FORMATS = {
   shutdownMs: format('tcplife-shutdown-ms', f.integer(0, SHUTDOWN_TIMEOUT_MAX_MS, 'milliseconds')),
   statsS: format('tcplife-stats-s', f.integer(0, STATS_INTERVAL_MAX_S, 'seconds (0: only at exit)')),
   path: format('tcplife-path', f.plainString()),
-  pipeline: format('tcplife-pipeline', f.oneOf(['direct', 'sdk'] as const)),
   services: format('tcplife-services', f.serviceRules),
   scope: format('tcplife-scope', f.oneOf(['auto', 'pod', 'host'] as const)),
   k8sLabel: format('tcplife-k8s-label', f.k8sName(63)),
@@ -383,12 +382,7 @@ export const SCHEMA = {
     metavar: 'MS',
     reload: true,
   },
-  export_pipeline: {
-    doc: "span export path: direct (the agent's own encoder) or sdk (the stock OpenTelemetry SDK, for comparison)",
-    format: FORMATS.pipeline,
-    default: 'direct',
-    env: 'TCPLIFE_EXPORT_PIPELINE',
-  },
+
   k8s: {
     pod_name: { doc: 'k8s.pod.name of the resource (Downward API: metadata.name)', format: FORMATS.k8sSubdomain, default: '', env: 'K8S_POD_NAME' },
     namespace_name: {

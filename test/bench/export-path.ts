@@ -18,6 +18,8 @@ import { processCpuUs } from './procfs';
 import type { ReceiverListening, ReceiverStat } from './storm-protocol';
 
 const CLI = path.resolve(__dirname, '../../src/cli.js');
+/** The same command line exporting through the stock OpenTelemetry SDK (the comparison path). */
+const SDK_AGENT = path.resolve(__dirname, 'sdk-agent.js');
 const RECEIVER = path.join(__dirname, 'export-receiver.js');
 const OUT = path.resolve(__dirname, '../../../test/bench/last-export-path.md');
 const WARMUP = 20_000;
@@ -78,7 +80,7 @@ async function run(pipeline: 'direct' | 'sdk', connections: number): Promise<Res
     children.push(loader);
     const loaderOut = lines(loader, 'stdout');
     await loaderOut.next(/^ready/, 10_000);
-    const agent = spawn(process.execPath, [CLI, '-p', String(loader.pid), '--stats-interval', '0'], {
+    const agent = spawn(process.execPath, [pipeline === 'sdk' ? SDK_AGENT : CLI, '-p', String(loader.pid), '--stats-interval', '0'], {
       env: {
         ...process.env,
         OTEL_TRACES_EXPORTER: 'otlp',
@@ -87,7 +89,6 @@ async function run(pipeline: 'direct' | 'sdk', connections: number): Promise<Res
         OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512',
         OTEL_BSP_SCHEDULE_DELAY: '200',
         OTEL_METRICS_EXPORTER: 'none',
-        TCPLIFE_EXPORT_PIPELINE: pipeline,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

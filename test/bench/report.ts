@@ -363,8 +363,8 @@ function exportSection(r: ReportInput): string[] {
       `\`OTEL_TRACES_EXPORTER=otlp\` to a receiver on 127.0.0.1 in its own process (a bare @grpc/grpc-js server, pass-through ` +
       `serializers: it keeps the raw requests and decodes them only after the agent stopped). Both pipelines get the same ` +
       `${settings} and read them themselves; everything else is default (no compression, 10 s export timeout). ` +
-      `**direct**: \`TCPLIFE_EXPORT_PIPELINE=direct\`, sessionToSpan → our OTLP protobuf encoder → bare @grpc/grpc-js client. ` +
-      `**sdk**: \`TCPLIFE_EXPORT_PIPELINE=sdk\`, sessionToSpan → tracer.startSpan/end → BatchSpanProcessor → OTLPTraceExporter (gRPC), ` +
+      `**direct**: \`node dist/src/cli.js\`, sessionToSpan → our OTLP protobuf encoder → bare @grpc/grpc-js client. ` +
+      `**sdk**: \`node dist/test/bench/sdk-agent.js\` (the same command line with the stock SDK's span sink), sessionToSpan → tracer.startSpan/end → BatchSpanProcessor → OTLPTraceExporter (gRPC), ` +
       `@opentelemetry/sdk-trace-base 2.12 / exporter-trace-otlp-grpc 0.223. The storm is not throttled: its rate is the ` +
       `highest this machine sustains with that agent running.`,
     '',

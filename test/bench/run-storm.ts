@@ -8,7 +8,7 @@
  *   can stall the agent); the file is read after the agent stopped, and each
  *   line whose lport or rport is the storm's server port counts as a
  *   delivered storm session.
- * - Export (OTEL_TRACES_EXPORTER=otlp, TCPLIFE_EXPORT_PIPELINE direct or
+ * - Export (OTEL_TRACES_EXPORTER=otlp, the agent (direct) or sdk-agent.js
  *   sdk): spans go over OTLP/gRPC to a receiver in its own process
  *   (export-receiver.ts) that keeps the raw requests; they are decoded after
  *   the agent stopped, and each span whose local or peer port is the storm's
@@ -57,6 +57,8 @@ const HOOK_PROGRAM_NAMES = new Set<string>([...AGENT_PROGRAMS, 'set_state_tp']);
 const HOST = '127.0.0.1';
 const cpus = os.cpus().length;
 const CLI = path.resolve(__dirname, '../../src/cli.js');
+/** The same command line exporting through the stock OpenTelemetry SDK (the comparison path). */
+const SDK_AGENT = path.resolve(__dirname, 'sdk-agent.js');
 const SERVER_MAIN = path.join(__dirname, 'storm-server.js');
 const CLIENT_MAIN = path.join(__dirname, 'storm-client.js');
 const RECEIVER_MAIN = path.join(__dirname, 'export-receiver.js');
@@ -277,9 +279,8 @@ async function startAgent(outDir: string, label: string, mode: AgentMode, receiv
         ...mode.env,
         OTEL_TRACES_EXPORTER: 'otlp',
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://${HOST}:${receiverPort}`,
-        TCPLIFE_EXPORT_PIPELINE: mode.pipeline,
       };
-      child = track(spawn(process.execPath, [CLI], { stdio: ['ignore', 'ignore', 'pipe'], env }));
+      child = track(spawn(process.execPath, [mode.pipeline === 'sdk' ? SDK_AGENT : CLI], { stdio: ['ignore', 'ignore', 'pipe'], env }));
     }
   } finally {
     closeSync(fd);

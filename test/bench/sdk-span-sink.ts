@@ -3,13 +3,13 @@
  * (span-sink.ts, span-exporter.ts): sessionToSpan gives the very SpanRecord
  * the direct path encodes, then tracer.startSpan()/end() -> the
  * BatchSpanProcessor of @opentelemetry/sdk-trace-base -> the OTLPTraceExporter
- * of @opentelemetry/exporter-trace-otlp-grpc. Selected with
- * TCPLIFE_EXPORT_PIPELINE=sdk; cli.ts loads this module only then.
+ * of @opentelemetry/exporter-trace-otlp-grpc. The agent runs with it as
+ * test/bench/sdk-agent.ts; the product never loads it.
  *
  * The SDK reads its own configuration, as any SDK user's would be:
  * OTEL_BSP_* (the processor), OTEL_EXPORTER_OTLP_* (endpoint, headers, TLS
  * files, compression, timeout), OTEL_TRACES_SAMPLER and the span limits.
- * cli.ts has validated the same variables already.
+ * The command line has validated the same variables already.
  *
  * Where it differs from the direct path (the SDK's behaviour, not ours):
  * - trace and span ids are the same (connection-ids.ts), handed to the SDK
@@ -39,13 +39,13 @@ import {
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, RandomIdGenerator, type BufferConfig, type IdGenerator } from '@opentelemetry/sdk-trace-base';
-import type { ServiceOf } from '../sessions/service-rules';
-import type { SessionSink } from '../sessions/session-sink';
-import type { CounterValues } from '../sessions/counters';
-import type { TcpSession } from '../sessions/tcp-session';
-import { connectionIds, type ConnectionIds } from '../sessions/connection-ids';
-import { sessionToSpan } from './session-to-span';
-import { StatusCode, type Attribute, type AttributeValue, type SpanKindCode } from './span-record';
+import type { ServiceOf } from '../../src/sessions/service-rules';
+import type { SessionSink } from '../../src/sessions/session-sink';
+import type { CounterValues } from '../../src/sessions/counters';
+import type { TcpSession } from '../../src/sessions/tcp-session';
+import { connectionIds, type ConnectionIds } from '../../src/sessions/connection-ids';
+import { sessionToSpan } from '../../src/telemetry/session-to-span';
+import { StatusCode, type Attribute, type AttributeValue, type SpanKindCode } from '../../src/telemetry/span-record';
 
 /** For sessionToSpan when the SDK draws random ids itself (valid: not all zero). */
 const UNUSED_IDS = { traceId: '00000000000000000000000000000001', spanId: '0000000000000001' };

@@ -12,7 +12,7 @@
  * sides alike. Then `export-pairs` pairs of export runs: the agent sends
  * spans over OTLP/gRPC to a receiver process, once through our direct
  * pipeline and once through the stock OpenTelemetry SDK
- * (TCPLIFE_EXPORT_PIPELINE), alternating too. `--only` runs one kind.
+ * (test/bench/sdk-agent.ts), alternating too. `--only` runs one kind.
  * Figures are compared within this one invocation only.
  *
  * Needs root (BPF, the kernel.bpf_stats_enabled sysctl, which is set to 1

@@ -881,7 +881,6 @@ describe('configuration through the command line (e2e)', function () {
       { key: 'filters.family', env: 'TCPLIFE_FAMILY', bad: ['ipv5', '4'], empty: true },
       { key: 'filters.exclude_self', env: 'TCPLIFE_EXCLUDE_SELF', bad: ['yes', '1'], empty: true },
       { key: 'verbose', env: 'TCPLIFE_VERBOSE', bad: ['on'], empty: true },
-      { key: 'export_pipeline', env: 'TCPLIFE_EXPORT_PIPELINE', bad: ['sdk2'], empty: true },
       { key: 'otel.bsp.max_queue_size', env: 'OTEL_BSP_MAX_QUEUE_SIZE', bad: [...NUMBER_BAD, '0'] },
       { key: 'otel.exporter_otlp.compression', env: 'OTEL_EXPORTER_OTLP_COMPRESSION', bad: ['lz4', 'gzip,none'] },
       { key: 'otel.exporter_otlp.timeout', env: 'OTEL_EXPORTER_OTLP_TIMEOUT', bad: NUMBER_BAD },

@@ -1,9 +1,9 @@
-// The stock SDK pipeline (TCPLIFE_EXPORT_PIPELINE=sdk): same span content as
+// The stock SDK pipeline (test/bench/sdk-span-sink.ts, the benchmark's comparison path): same span content as
 // the direct path, and what it counts about drops.
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { diag } from '@opentelemetry/api';
-import { SdkSpanSink } from '../../src/telemetry/sdk-span-sink';
+import { SdkSpanSink } from '../bench/sdk-span-sink';
 import type { Attribute } from '../../src/telemetry/span-record';
 import { SpanKind, StatusCode, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
 import { sampleSession } from '../support/sample-session';
