@@ -1,5 +1,5 @@
 // The layout of struct session_event (bpf/session_event.h), as the decoder
-// reads it. test/unit/wire.test.ts checks every entry against the sizes and
+// reads it. test/e2e/wire.test.ts checks every entry against the sizes and
 // offsets the addon exports from the C struct itself.
 export const EVENT_SIZE = 176;
 

@@ -81,3 +81,41 @@ describe('src/ layers', () => {
     assert.deepEqual(cycles, []);
   });
 });
+
+describe('test/unit/ needs no native build', () => {
+  const UNIT = path.resolve(__dirname, '../../../test/unit');
+  const ADDON = [path.join(SRC, 'kernel/binding.ts'), path.join(SRC, 'kernel/probe.ts')];
+
+  /** Files reached through imports that exist at run time (not `import type`), from test or src files. */
+  function runtimeClosure(start: string): Set<string> {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      const specs = [...text.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)'|require\(\s*'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1] ?? m[2]);
+      for (const s of specs) {
+        const dep = `${path.resolve(path.dirname(file), s)}.ts`;
+        if (dep.startsWith(SRC) || dep.startsWith(path.dirname(UNIT))) {
+          try {
+            readFileSync(dep);
+          } catch {
+            continue; // a .js helper or JSON: not TypeScript source
+          }
+          visit(dep);
+        }
+      }
+    };
+    visit(start);
+    return seen;
+  }
+
+  it('no unit test loads the addon (src/kernel/binding.ts, src/kernel/probe.ts): tests that need it are in e2e/', () => {
+    const tests = readdirSync(UNIT).filter((f) => f.endsWith('.test.ts'));
+    assert.ok(tests.length > 20, `${tests.length} unit tests found`);
+    const loading = tests.filter((t) => ADDON.some((a) => runtimeClosure(path.join(UNIT, t)).has(a)));
+    assert.deepEqual(loading, []);
+    // The scan sees the addon where it is loaded.
+    assert.ok(ADDON.some((a) => runtimeClosure(path.join(SRC, 'cli.ts')).has(a)), 'cli.ts reaches the addon');
+  });
+});

@@ -1,5 +1,6 @@
 // The decoder's view of struct session_event against the C struct itself,
-// as the addon reports it (sizeof/offsetof compiled from bpf/session_event.h).
+// as the built addon reports it (sizeof/offsetof compiled from
+// bpf/session_event.h); in e2e because it needs the addon.
 import { strict as assert } from 'node:assert';
 import { loadAddon } from '../../src/kernel/binding';
 import { EVENT_SIZE, FIELDS, FLAG, OWNER, ROLE } from '../../src/kernel/wire';
