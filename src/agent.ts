@@ -97,5 +97,4 @@ export class Agent {
     for (const [name, value] of Object.entries(values)) if (!(name in out)) out[name as CounterName] = value;
     return out;
   }
-
 }

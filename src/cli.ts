@@ -28,7 +28,6 @@ import { SpanSink } from './telemetry/span-sink';
 
 const NAME = 'tcplife-otel';
 // dist/src/cli.js -> the repository's package.json: one version, declared once.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../package.json').version;
 const SCOPE = { name: NAME, version: VERSION };
 
@@ -56,9 +55,7 @@ function reportStart(info: ProbeInfo, verbose: boolean): void {
     if (verbose && part.log) process.stderr.write(part.log.endsWith('\n') ? part.log : `${part.log}\n`);
   }
   const hook = info.mechanism === 'tp_btf' ? 'tp_btf/inet_sock_set_state' : 'tracepoint sock:inet_sock_set_state';
-  const owners = partOn(info, 'owners-from-io')
-    ? 'owners of accepted sockets from their first send/recv'
-    : 'owners of accepted sockets from close()';
+  const owners = partOn(info, 'owners-from-io') ? 'owners of accepted sockets from their first send/recv' : 'owners of accepted sockets from close()';
   log(`tracing TCP sessions via ${hook} (${owners}); attached in ${info.attachMs.toFixed(0)} ms`);
   const open = info.openAtStart;
   if (open.reason !== undefined) {
@@ -67,7 +64,9 @@ function reportStart(info: ProbeInfo, verbose: boolean): void {
     return;
   }
   const where = open.namespaces === 1 ? '' : ` in ${open.namespaces} network namespaces`;
-  log(`found ${open.found} TCP sessions open at start${where} in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`);
+  log(
+    `found ${open.found} TCP sessions open at start${where} in ${open.ms.toFixed(0)} ms: each is reported when it closes, as partial, with its owner and role`,
+  );
   if (open.namespacesMissed) log(`${open.namespacesMissed} network namespaces not searched for open sessions: ${open.missedReason}`);
   if (open.ownersDropped) log(`${open.ownersDropped} sessions open at start were found without their owner (no room to note it)`);
 }

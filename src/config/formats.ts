@@ -37,7 +37,7 @@ export function escapeControls(text: string): string {
 
 /** A value quoted for a message: cut if enormous, then JSON-escaped (control characters included). */
 export function quote(value: unknown): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
 }
 
@@ -219,7 +219,7 @@ export const netns: Parser<NetnsSpec> = (raw) => {
 };
 
 export const SERVICE_EXPECTED =
-  "rules NAME=KIND:VALUE,...[;KIND:VALUE,...] (kinds comm, port, cgroup; e.g. checkout=comm:java;port:8080), or in a file a list of {name, comms, local_ports, cgroups}";
+  'rules NAME=KIND:VALUE,...[;KIND:VALUE,...] (kinds comm, port, cgroup; e.g. checkout=comm:java;port:8080), or in a file a list of {name, comms, local_ports, cgroups}';
 
 const SERVICE_KINDS = { comm: 'comms', port: 'local_ports', cgroup: 'cgroups' } as const;
 
@@ -249,7 +249,10 @@ function serviceRule(item: unknown): ServiceRule {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new ValueError(`${quote(item)}: ${expected}`);
     fields = { name: item.slice(0, eq) };
-    for (const part of item.slice(eq + 1).split(';').filter(Boolean)) {
+    for (const part of item
+      .slice(eq + 1)
+      .split(';')
+      .filter(Boolean)) {
       const colon = part.indexOf(':');
       const kind = SERVICE_KINDS[part.slice(0, colon) as keyof typeof SERVICE_KINDS];
       if (colon <= 0 || !kind) throw new ValueError(`${quote(part)}: ${expected}`);
@@ -263,7 +266,8 @@ function serviceRule(item: unknown): ServiceRule {
     throw new ValueError(expected);
   }
   const name = typeof fields.name === 'string' ? fields.name.trim() : '';
-  if (name === '' || name.length > 255 || CONTROL_CHAR.test(name)) throw new ValueError(`a service name of 1 to 255 characters, without control characters: ${expected}`);
+  if (name === '' || name.length > 255 || CONTROL_CHAR.test(name))
+    throw new ValueError(`a service name of 1 to 255 characters, without control characters: ${expected}`);
   const rule: ServiceRule = {
     name,
     comms: fields.comms === undefined ? [] : list(comm, COMM_EXPECTED)(fields.comms),

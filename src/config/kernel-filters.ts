@@ -87,7 +87,9 @@ export function kernelFiltersFrom(f: FilterSettings, io: FilterIo = HOST_IO): Ke
         try {
           netns.push(io.inode(item));
         } catch (err) {
-          problems.push(`filters.netns: ${JSON.stringify(item)} cannot be read: ${why(err)} (expected a network namespace file such as /proc/PID/ns/net or /run/netns/NAME)`);
+          problems.push(
+            `filters.netns: ${JSON.stringify(item)} cannot be read: ${why(err)} (expected a network namespace file such as /proc/PID/ns/net or /run/netns/NAME)`,
+          );
         }
       }
     }

@@ -57,7 +57,17 @@ const MAX_FILE_BYTES = 1 << 20;
 const ALL = settings();
 const BY_KEY = new Map(ALL);
 /** List settings add up when their flag repeats (-p 1 -p 2 is -p 1,2). */
-const LIST_FORMATS = new Set(['tcplife-pids', 'tcplife-ports', 'tcplife-cidrs', 'tcplife-comms', 'tcplife-roles', 'tcplife-outcomes', 'tcplife-cgroups', 'tcplife-netns', 'tcplife-services']);
+const LIST_FORMATS = new Set([
+  'tcplife-pids',
+  'tcplife-ports',
+  'tcplife-cidrs',
+  'tcplife-comms',
+  'tcplife-roles',
+  'tcplife-outcomes',
+  'tcplife-cgroups',
+  'tcplife-netns',
+  'tcplife-services',
+]);
 /** Service rules hold commas themselves: repeated --service flags are joined by a space. */
 const joiner = (format: string) => (format === 'tcplife-services' ? ' ' : ',');
 
@@ -98,7 +108,7 @@ function readFlags(argv: string[]): { values: Map<string, FlagValue>; help: bool
 
   const values = new Map<string, FlagValue>();
   const problems: string[] = [];
-  let tokens;
+  let tokens: ReturnType<typeof parseArgs>['tokens'];
   try {
     // Non-strict: every check is made here, so that no message of parseArgs' own reaches the user.
     tokens = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true }).tokens;
@@ -142,7 +152,9 @@ function readFlags(argv: string[]): { values: Map<string, FlagValue>; help: bool
     if (before && LIST_FORMATS.has(BY_KEY.get(key)!.format) && fixed === undefined) {
       values.set(key, { raw: `${before.raw}${joiner(BY_KEY.get(key)!.format)}${raw}`, flag: before.flag === flag ? flag : `${before.flag}/${flag}` });
     } else if (before && before.raw !== raw) {
-      problems.push(`${before.flag} and ${flag} cannot be used together: they set ${key} to different values (${quote(before.raw)} and ${quote(raw)}); give one`);
+      problems.push(
+        `${before.flag} and ${flag} cannot be used together: they set ${key} to different values (${quote(before.raw)} and ${quote(raw)}); give one`,
+      );
     } else {
       values.set(key, { raw, flag });
     }
@@ -158,7 +170,7 @@ function checkFileKeys(obj: unknown, node: SchemaNode, prefix: string, path: str
   }
   for (const [name, value] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${name}` : name;
-    const child = Object.prototype.hasOwnProperty.call(node, name) ? node[name] : undefined;
+    const child = Object.hasOwn(node, name) ? node[name] : undefined;
     if (!child) {
       const allowed = Object.keys(node).join(', ');
       problems.push(`${key} in ${path}: unknown key${prefix ? ` in ${prefix}` : ''}: expected one of ${allowed}`);
@@ -230,7 +242,10 @@ function getPath(obj: unknown, key: string): unknown {
 function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
   let o = obj;
-  for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+  for (const p of parts.slice(0, -1)) {
+    o[p] ??= {};
+    o = o[p] as Record<string, unknown>;
+  }
   o[parts[parts.length - 1]] = value;
 }
 
@@ -353,7 +368,7 @@ function crossChecks(s: Settings, origins: Map<string, Origin>): string[] {
   const from = (key: string) => describe(origins.get(key)!, key);
   if (s.output.format === 'json') {
     const why: Record<string, string> = {
-      'output.wide': '-w only widens the table\'s columns; JSON lines always carry full addresses',
+      'output.wide': "-w only widens the table's columns; JSON lines always carry full addresses",
       'output.time': 'each JSON line already carries its start and end as RFC 3339 UTC timestamps',
       'output.timestamp': 'each JSON line already carries its start and end as RFC 3339 UTC timestamps',
     };

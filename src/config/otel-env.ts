@@ -72,7 +72,6 @@ const DEFAULT_METRIC_INTERVAL_MS = Number(OTEL.metric_export_interval.default);
 const DEFAULT_METRIC_TIMEOUT_MS = Number(OTEL.metric_export_timeout.default);
 const MAX_INT32 = 2 ** 31 - 1;
 
-
 function notAllowed(name: string, value: string, expected: string): string {
   return `${name}: ${quote(value)} is not allowed: expected ${expected}`;
 }
@@ -100,13 +99,7 @@ function parseBoolean(name: string, value: string | undefined, errors: string[])
   return false;
 }
 
-function parseInteger(
-  name: string,
-  value: string | undefined,
-  min: number,
-  fallback: number,
-  errors: string[],
-): number {
+function parseInteger(name: string, value: string | undefined, min: number, fallback: number, errors: string[]): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(n >= min && n <= MAX_INT32)) {
@@ -132,12 +125,7 @@ function splitHostPort(authority: string): { host: string; port?: number } | nul
   return { host, port };
 }
 
-function parseEndpoint(
-  name: string,
-  value: string,
-  insecure: boolean,
-  errors: string[],
-): OtlpEndpoint | undefined {
+function parseEndpoint(name: string, value: string, insecure: boolean, errors: string[]): OtlpEndpoint | undefined {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(value);
   if (scheme) {
     const protocol = scheme[1].toLowerCase();
@@ -183,9 +171,7 @@ function parseHeaders(name: string, value: string, errors: string[]): Array<[str
     }
     const key = entry.slice(0, eq).trim().toLowerCase();
     if (!HEADER_KEY.test(key)) {
-      errors.push(
-        `${where}: key ${quote(entry.slice(0, eq).trim())} is not allowed: expected a non-empty key of letters, digits, '-', '_' or '.'`,
-      );
+      errors.push(`${where}: key ${quote(entry.slice(0, eq).trim())} is not allowed: expected a non-empty key of letters, digits, '-', '_' or '.'`);
       return;
     }
     let decoded: string;
@@ -230,8 +216,7 @@ function resolveConnection(env: Env, signal: OtlpSignal, errors: string[]): Otlp
   const insecure = insecureVar ? parseBoolean(insecureVar.name, insecureVar.value, errors) : false;
   const endpointVar = readOtlp(env, signal, 'ENDPOINT');
   const endpoint =
-    (endpointVar && parseEndpoint(endpointVar.name, endpointVar.value, insecure, errors)) ||
-    parseEndpoint('default', DEFAULT_ENDPOINT, insecure, [])!;
+    (endpointVar && parseEndpoint(endpointVar.name, endpointVar.value, insecure, errors)) || parseEndpoint('default', DEFAULT_ENDPOINT, insecure, [])!;
 
   const headersVar = readOtlp(env, signal, 'HEADERS');
   const headers = headersVar ? parseHeaders(headersVar.name, headersVar.value, errors) : [];
@@ -245,9 +230,7 @@ function resolveConnection(env: Env, signal: OtlpSignal, errors: string[]): Otlp
   }
 
   const timeoutVar = readOtlp(env, signal, 'TIMEOUT');
-  const timeoutMs = timeoutVar
-    ? parseInteger(timeoutVar.name, timeoutVar.value, 1, DEFAULT_TIMEOUT_MS, errors)
-    : DEFAULT_TIMEOUT_MS;
+  const timeoutMs = timeoutVar ? parseInteger(timeoutVar.name, timeoutVar.value, 1, DEFAULT_TIMEOUT_MS, errors) : DEFAULT_TIMEOUT_MS;
 
   const connection: OtlpConnection = { endpoint, headers, compression, timeoutMs };
   const certificate = readOtlp(env, signal, 'CERTIFICATE');
@@ -276,13 +259,7 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
     // default, or already reported); clamp in every case.
     const setBatch = read(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
     if (setBatch !== undefined && Number(setBatch) === batch.maxExportBatchSize && /^\d+$/.test(setBatch)) {
-      errors.push(
-        notAllowed(
-          'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
-          setBatch,
-          `an integer at most OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSize})`,
-        ),
-      );
+      errors.push(notAllowed('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', setBatch, `an integer at most OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSize})`));
     }
     batch.maxExportBatchSize = batch.maxQueueSize;
   }
@@ -294,7 +271,6 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
 
   return { config: { ...connection, batch, exporters, disabled }, errors };
 }
-
 
 /**
  * The metrics exporter's settings. OTEL_METRICS_EXPORTER takes otlp or none;
@@ -315,13 +291,7 @@ export function resolveOtlpMetricsConfig(env: Env): { config: OtlpMetricsConfig;
     else errors.push(notAllowed('OTEL_METRICS_EXPORTER', exporterValue, 'otlp or none'));
   }
 
-  const intervalMs = parseInteger(
-    'OTEL_METRIC_EXPORT_INTERVAL',
-    read(env, 'OTEL_METRIC_EXPORT_INTERVAL'),
-    1,
-    DEFAULT_METRIC_INTERVAL_MS,
-    errors,
-  );
+  const intervalMs = parseInteger('OTEL_METRIC_EXPORT_INTERVAL', read(env, 'OTEL_METRIC_EXPORT_INTERVAL'), 1, DEFAULT_METRIC_INTERVAL_MS, errors);
   const exportTimeoutMs = Math.min(
     intervalMs,
     parseInteger('OTEL_METRIC_EXPORT_TIMEOUT', read(env, 'OTEL_METRIC_EXPORT_TIMEOUT'), 1, DEFAULT_METRIC_TIMEOUT_MS, errors),

@@ -10,7 +10,8 @@ import { settings, type Setting } from './schema';
 function flags(s: Setting): string {
   const out: string[] = [];
   if (s.arg) out.push(s.short ? `-${s.short}, --${s.arg} ${s.metavar ?? 'VALUE'}` : `--${s.arg} ${s.metavar ?? 'VALUE'}`);
-  for (const sw of s.switches ?? []) out.push(`${sw.short ? `-${sw.short}, ` : ''}--${sw.flag}${s.arg || (s.switches?.length ?? 0) > 1 ? ` (${sw.value})` : ''}`);
+  for (const sw of s.switches ?? [])
+    out.push(`${sw.short ? `-${sw.short}, ` : ''}--${sw.flag}${s.arg || (s.switches?.length ?? 0) > 1 ? ` (${sw.value})` : ''}`);
   return out.map((f) => `\`${f}\``).join(', ');
 }
 

@@ -144,7 +144,12 @@ function otlpExporter(prefix: string, what: string, generic: boolean): SchemaNod
     ...extra,
   });
   return {
-    endpoint: item('ENDPOINT', 'collector URL: http://host:port (plain) or https://host:port (TLS)', 'http://localhost:4317', generic ? { arg: 'otlp-endpoint', metavar: 'URL' } : {}),
+    endpoint: item(
+      'ENDPOINT',
+      'collector URL: http://host:port (plain) or https://host:port (TLS)',
+      'http://localhost:4317',
+      generic ? { arg: 'otlp-endpoint', metavar: 'URL' } : {},
+    ),
     headers: { ...item('HEADERS', 'gRPC metadata sent with every export: key=value,... (a map in a file)', ''), format: FORMATS.otelMap, sensitive: true },
     certificate: item('CERTIFICATE', 'PEM file of the CA that signed the collector certificate', ''),
     client_key: item('CLIENT_KEY', 'PEM file of the client key, for mutual TLS', ''),
@@ -198,7 +203,12 @@ export const SCHEMA = {
       metavar: 'FORMAT',
       switches: [
         { flag: 'csv', short: 's', value: 'csv', doc: 'comma separated values output' },
-        { flag: 'json', short: 'j', value: 'json', doc: 'JSON lines output: one object per session, with exact byte counts, outcome, and sessions that opened before the trace (partial)' },
+        {
+          flag: 'json',
+          short: 'j',
+          value: 'json',
+          doc: 'JSON lines output: one object per session, with exact byte counts, outcome, and sessions that opened before the trace (partial)',
+        },
       ],
     },
     wide: {
@@ -356,7 +366,7 @@ export const SCHEMA = {
     },
   },
   services: {
-    doc: "service.name per session: the first rule whose criteria all match (process name globs, local ports, cgroup v2 paths or below) names it; other sessions keep otel.service_name",
+    doc: 'service.name per session: the first rule whose criteria all match (process name globs, local ports, cgroup v2 paths or below) names it; other sessions keep otel.service_name',
     format: FORMATS.services,
     default: [],
     env: 'TCPLIFE_SERVICES',

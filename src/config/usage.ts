@@ -23,7 +23,7 @@ function wrap(text: string, indent: number, first: string): string {
   return lines.join('\n');
 }
 
-function flagLines(key: string, s: Setting): string[] {
+function flagLines(s: Setting): string[] {
   const out: string[] = [];
   for (const sw of s.switches ?? []) {
     const names = sw.short ? `-${sw.short}, --${sw.flag}` : `--${sw.flag}`;
@@ -39,7 +39,7 @@ function flagLines(key: string, s: Setting): string[] {
 }
 
 export function usage(): string {
-  const lines = settings().flatMap(([key, s]) => flagLines(key, s));
+  const lines = settings().flatMap(([, s]) => flagLines(s));
   return `usage: tcplife-otel [options]
 
 Trace the lifespan of TCP sessions and summarize; export them as OpenTelemetry

@@ -85,7 +85,7 @@ export function loadAddon(): NativeAddon {
     const root = path.resolve(__dirname, '..', '..', '..');
     const file = path.join(root, 'build', 'Release', 'tcplife.node');
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // A .node file at a path known only at run time: require() is how Node loads it.
       addon = require(file) as NativeAddon;
     } catch (err) {
       throw new Error(`cannot load the native addon ${file} (${(err as Error).message.split('\n')[0]}): build it with scripts/setup`);

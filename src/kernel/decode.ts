@@ -48,11 +48,9 @@ function decodeSession(bytes: Uint8Array, view: DataView, base: number, clock: K
   const u16 = (f: { offset: number }) => view.getUint16(base + f.offset, true);
   const u8 = (f: { offset: number }) => view.getUint8(base + f.offset);
   /** Counters and ids: exact below 2^53. */
-  const u64 = (f: { offset: number }) =>
-    view.getUint32(base + f.offset + 4, true) * TWO_POW_32 + view.getUint32(base + f.offset, true);
+  const u64 = (f: { offset: number }) => view.getUint32(base + f.offset + 4, true) * TWO_POW_32 + view.getUint32(base + f.offset, true);
   /** Kernel times, split into [s, ns] exactly. */
-  const time = (f: { offset: number }) =>
-    splitNs(view.getUint32(base + f.offset + 4, true), view.getUint32(base + f.offset, true));
+  const time = (f: { offset: number }) => splitNs(view.getUint32(base + f.offset + 4, true), view.getUint32(base + f.offset, true));
 
   const flags = u8(F.flags);
   const role = ROLES[u8(F.role)] ?? 'unknown';

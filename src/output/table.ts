@@ -47,9 +47,7 @@ export function isPartial(s: TcpSession): boolean {
 
 /** Local wall-clock time as HH:MM:SS, what the seed's strftime("%H:%M:%S") prints. */
 export function localClock(date: Date): string {
-  return [date.getHours(), date.getMinutes(), date.getSeconds()]
-    .map((n) => String(n).padStart(2, '0'))
-    .join(':');
+  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 /** The header line, without a trailing newline. */
@@ -148,6 +146,7 @@ function formatColumns(opts: TableOptions, c: string[]): string {
  */
 function displayComm(s: TcpSession, csv: boolean): string {
   if (s.hostPid === 0 || s.comm === '') return '?';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
   const unsafe = csv ? /[\u0000-\u001f\u007f-\u009f,]/g : /[\u0000-\u001f\u007f-\u009f]/g;
   return s.comm.replace(unsafe, '?');
 }

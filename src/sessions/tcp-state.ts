@@ -24,9 +24,7 @@ export function tcpStateName(state: number): string {
 
 const { ECONNREFUSED, ECONNRESET, ETIMEDOUT } = constants.errno;
 
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value, name]),
-);
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
 /** 'ECONNREFUSED' for 111; undefined for 0. */
 export function errnoName(errno: number): string | undefined {

@@ -53,23 +53,18 @@ export function startCounterMetrics(
   scope: { name: string; version: string },
   read: () => CounterValues,
 ): CounterMetricsExporter {
-  /* eslint-disable @typescript-eslint/no-require-imports */
+  // Loaded here, only when metrics are exported, so the other paths never pay for the metrics SDK.
   const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-  const { MeterProvider, PeriodicExportingMetricReader } =
-    require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
-  const { OTLPMetricExporter } =
-    require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
+  const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+  const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
   const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
-  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const { host, port, secure } = config.endpoint;
   const metadata = new grpc.Metadata();
   for (const [key, value] of config.headers) metadata.add(key, value);
   const exporter = new OTLPMetricExporter({
     url: `${secure ? 'https' : 'http'}://${host}:${port}`,
-    credentials: secure
-      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
-      : grpc.credentials.createInsecure(),
+    credentials: secure ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure(),
     metadata,
     compression: config.compression === 'gzip' ? ('gzip' as never) : ('none' as never),
     timeoutMillis: config.timeoutMs,

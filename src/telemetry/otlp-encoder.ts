@@ -451,11 +451,7 @@ export function encodeSpanFields(spans: readonly SpanRecord[]): Buffer[] {
  * An ExportTraceServiceRequest around spans already encoded by
  * encodeSpanFields: the same bytes encodeExportTraceRequest gives for them.
  */
-export function encodeRequestOfSpanFields(
-  resource: readonly Attribute[],
-  scope: { name: string; version: string },
-  fields: readonly Buffer[],
-): Buffer {
+export function encodeRequestOfSpanFields(resource: readonly Attribute[], scope: { name: string; version: string }, fields: readonly Buffer[]): Buffer {
   qLen = 0;
   qPos = 0;
   const resSize = attributesSize(resource);

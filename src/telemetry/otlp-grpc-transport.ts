@@ -73,9 +73,7 @@ export class OtlpGrpcTransport {
   constructor(connection: TransportConnection, tls: TlsMaterial | undefined, reconnectMaxMs: number) {
     for (const [key, value] of connection.headers) this.metadata.add(key, value);
     const { host, port, secure } = connection.endpoint;
-    const credentials = secure
-      ? grpc.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null)
-      : grpc.credentials.createInsecure();
+    const credentials = secure ? grpc.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null) : grpc.credentials.createInsecure();
     const channelOptions: grpc.ChannelOptions = {
       'grpc.initial_reconnect_backoff_ms': Math.min(1000, reconnectMaxMs),
       'grpc.max_reconnect_backoff_ms': reconnectMaxMs,
@@ -94,14 +92,8 @@ export class OtlpGrpcTransport {
   export(request: Buffer, timeoutMs: number, done: (outcome: ExportOutcome) => void): (() => void) | undefined {
     let call: grpc.ClientUnaryCall;
     try {
-      call = this.client.makeUnaryRequest(
-        EXPORT_METHOD,
-        identity,
-        identity,
-        request,
-        this.metadata,
-        { deadline: Date.now() + timeoutMs },
-        (err) => done(outcomeOf(err)),
+      call = this.client.makeUnaryRequest(EXPORT_METHOD, identity, identity, request, this.metadata, { deadline: Date.now() + timeoutMs }, (err) =>
+        done(outcomeOf(err)),
       );
     } catch {
       // Only a closed client throws here: worth another try, nothing to report.

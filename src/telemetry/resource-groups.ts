@@ -32,7 +32,10 @@ export class ServiceResources {
   of(service: string | undefined): readonly Attribute[] {
     if (service === undefined) return this.own;
     let resource = this.byService.get(service);
-    if (!resource) this.byService.set(service, (resource = serviceResource(this.own, service)));
+    if (!resource) {
+      resource = serviceResource(this.own, service);
+      this.byService.set(service, resource);
+    }
     return resource;
   }
 }
@@ -77,7 +80,12 @@ export function encodeBatchRequest(batch: readonly EncodedSpan[], scope: { name:
   if (batch.length === 0) return Buffer.alloc(0); // an empty request: no ResourceSpans at all
   const first = batch[0].resource;
   // The common case, no service rules: one resource, no grouping to pay for.
-  if (batch.every((s) => s.resource === first)) return encodeRequestOfSpanFields(first, scope, batch.map((s) => s.field));
+  if (batch.every((s) => s.resource === first))
+    return encodeRequestOfSpanFields(
+      first,
+      scope,
+      batch.map((s) => s.field),
+    );
   const groups = new Map<readonly Attribute[], Buffer[]>();
   for (const { field, resource } of batch) {
     const fields = groups.get(resource);

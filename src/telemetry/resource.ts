@@ -88,11 +88,7 @@ export function k8sAttributes(k8s: K8sMetadata): Attribute[] {
  * OTEL_SERVICE_NAME, else service.name from OTEL_RESOURCE_ATTRIBUTES, else
  * 'tcplife-otel'. `warnings` lists skipped attribute entries and failures.
  */
-export function buildResource(
-  env: NodeJS.ProcessEnv,
-  read: ResourceReader,
-  extra: readonly Attribute[] = [],
-): { attributes: Attribute[]; warnings: string[] } {
+export function buildResource(env: NodeJS.ProcessEnv, read: ResourceReader, extra: readonly Attribute[] = []): { attributes: Attribute[]; warnings: string[] } {
   const warnings: string[] = [];
   const parsed = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES ?? '');
   warnings.push(...parsed.errors.map((e) => `OTEL_RESOURCE_ATTRIBUTES: ${e}`));
@@ -127,10 +123,7 @@ export function buildResource(
 }
 
 /** The resource of this process: buildResource on the real environment and files. */
-export function detectResource(
-  env: NodeJS.ProcessEnv = process.env,
-  extra: readonly Attribute[] = [],
-): { attributes: Attribute[]; warnings: string[] } {
+export function detectResource(env: NodeJS.ProcessEnv = process.env, extra: readonly Attribute[] = []): { attributes: Attribute[]; warnings: string[] } {
   return buildResource(env, { hostname: () => os.hostname(), file: readProcFile }, extra);
 }
 

@@ -98,11 +98,7 @@ function spanAttributes(s: TcpSession, partial: boolean): Attribute[] {
   if (s.comm !== '') a.push(str('process.executable.name', s.comm));
   a.push(int('tcplife.bytes_sent', s.bytesSent), int('tcplife.bytes_received', s.bytesReceived));
   if (s.handshakeNs !== undefined) a.push(double('tcplife.handshake_ms', s.handshakeNs / 1e6));
-  a.push(
-    str('tcplife.outcome', s.outcome),
-    str('tcplife.state_before_close', s.stateBeforeClose),
-    str('tcplife.owner_source', s.ownerSource),
-  );
+  a.push(str('tcplife.outcome', s.outcome), str('tcplife.state_before_close', s.stateBeforeClose), str('tcplife.owner_source', s.ownerSource));
   // TCP health at close, as tcp_info (ss -ti) shows it.
   if (s.rttUs !== undefined) a.push(double('tcplife.rtt_ms', s.rttUs / 1000), double('tcplife.rttvar_ms', (s.rttVarUs ?? 0) / 1000));
   a.push(

@@ -47,5 +47,4 @@ export class SpanSink implements SessionSink {
   counters(): SpanExporterCounters {
     return this.exporter.counters();
   }
-
 }

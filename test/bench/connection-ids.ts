@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const add = (m: Map<number, TcpSession[]>, port: number, s: TcpSession) => m.set(port, [...(m.get(port) ?? []), s]);
   const probe = new SessionProbe({});
   probe.start({ ...NO_KERNEL_FILTERS, pids: [loader.pid!] }, (batch) => {
-    for (const s of batch) (s.role === 'client' ? add(clients, s.localPort, s) : add(servers, s.remotePort, s));
+    for (const s of batch) s.role === 'client' ? add(clients, s.localPort, s) : add(servers, s.remotePort, s);
   });
   loader.stdin.write(`${N}\n`);
   await line(/done \d+/, 130_000);

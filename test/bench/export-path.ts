@@ -137,8 +137,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < runs; i++) {
     for (const p of i % 2 ? (['sdk', 'direct'] as const) : (['direct', 'sdk'] as const)) {
       const r = await run(p, connections);
-      const drops = (r.counters.spans_dropped_queue_full ?? 0) + (r.counters.spans_dropped_rejected ?? 0) + (r.counters.spans_dropped_export_failed ?? 0) + (r.counters.spans_dropped_shutdown ?? 0);
-      process.stderr.write(`bench: ${p}: ${(r.cpuUs / r.spans).toFixed(2)} µs/span, ${r.spans} sessions at ${Math.round(r.rate * 2)}/s, exported ${r.counters.spans_exported}, dropped ${drops}\n`);
+      const drops =
+        (r.counters.spans_dropped_queue_full ?? 0) +
+        (r.counters.spans_dropped_rejected ?? 0) +
+        (r.counters.spans_dropped_export_failed ?? 0) +
+        (r.counters.spans_dropped_shutdown ?? 0);
+      process.stderr.write(
+        `bench: ${p}: ${(r.cpuUs / r.spans).toFixed(2)} µs/span, ${r.spans} sessions at ${Math.round(r.rate * 2)}/s, exported ${r.counters.spans_exported}, dropped ${drops}\n`,
+      );
       results.push(r);
     }
   }

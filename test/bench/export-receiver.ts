@@ -10,14 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 import { EXPORT_PATH, otlpRoot } from '../support/otlp-receiver';
-import type {
-  ReceiverCountRequest,
-  ReceiverCounted,
-  ReceiverListen,
-  ReceiverListening,
-  ReceiverStat,
-  ReceiverStatRequest,
-} from './storm-protocol';
+import type { ReceiverCountRequest, ReceiverCounted, ReceiverListen, ReceiverListening, ReceiverStat, ReceiverStatRequest } from './storm-protocol';
 
 const bodies: Buffer[] = [];
 let bytes = 0;
@@ -88,12 +81,24 @@ function count(req: ReceiverCountRequest): ReceiverCounted {
   const type: protobuf.Type = otlpRoot().lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
   const clientPids = new Set(req.clientPids);
   const c: ReceiverCounted = {
-    kind: 'counted', requests: bodies.length, bytes, decodeErrors: 0, spansTotal: 0, spansInInterval: 0,
-    server: 0, client: 0, ownerRight: 0, ownerUnknown: 0, ownerWrong: 0, partial: 0, bytesWrong: 0,
-    roleOutcomeWrong: 0, outcomes: {},
+    kind: 'counted',
+    requests: bodies.length,
+    bytes,
+    decodeErrors: 0,
+    spansTotal: 0,
+    spansInInterval: 0,
+    server: 0,
+    client: 0,
+    ownerRight: 0,
+    ownerUnknown: 0,
+    ownerWrong: 0,
+    partial: 0,
+    bytesWrong: 0,
+    roleOutcomeWrong: 0,
+    outcomes: {},
   };
   bodies.forEach((body, i) => {
-    let decoded: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let decoded: any;
     try {
       decoded = type.decode(body);
     } catch {

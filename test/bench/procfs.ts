@@ -89,9 +89,7 @@ export function progIdsOf(pid: number): number[] {
     try {
       const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
       if (m) ids.add(Number(m[1]));
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return [...ids].sort((a, b) => a - b);
 }
@@ -140,7 +138,9 @@ export function machineInfo(): MachineInfo {
 }
 
 export function sysctl(name: string): string {
-  return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim().replace(/\s+/g, ' ');
+  return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8')
+    .trim()
+    .replace(/\s+/g, ' ');
 }
 
 /** The tree the figures belong to: HEAD and the files changed since (others may be editing). */

@@ -74,7 +74,12 @@ export function renderReport(r: ReportInput): string {
       `kernel.bpf_stats_enabled=1 during all runs.`,
     '',
   );
-  L.push(Object.entries(r.sysctls).map(([k, v]) => `\`${k}=${v}\``).join(', '), '');
+  L.push(
+    Object.entries(r.sysctls)
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(', '),
+    '',
+  );
   if (r.runs.length) L.push(...jsonSection(r));
   if (r.exportRuns.length) L.push(...exportSection(r));
   return L.join('\n');
@@ -148,7 +153,9 @@ function jsonSection(r: ReportInput): string[] {
   L.push('| figure | result | target | verdict |', '|---|---|---|---|');
   L.push(`| storm rate without agent | ${int(baseRate)} conn/s (${base.map((x) => int(x.rate)).join(', ')}) | | |`);
   L.push(`| storm rate with agent | ${int(agentRate)} conn/s (${withAgent.map((x) => int(x.rate)).join(', ')}) | | |`);
-  L.push(`| storm slowdown (mean of per-pair slowdowns) | ${fix(slowdown)}% (per pair: ${pairSlowdowns.map((s) => fix(s) + '%').join(', ')}) | ≤ ${TARGETS.slowdownPct}% | ${verdict(okSlow)} |`);
+  L.push(
+    `| storm slowdown (mean of per-pair slowdowns) | ${fix(slowdown)}% (per pair: ${pairSlowdowns.map((s) => fix(s) + '%').join(', ')}) | ≤ ${TARGETS.slowdownPct}% | ${verdict(okSlow)} |`,
+  );
   L.push(
     `| agent's direct share of the busy machine in its runs: process + BPF programs (drift-free lower bound on the slowdown) | ${fix(shareProc + shareBpf)}% = ${fix(shareProc)}% + ${fix(shareBpf)}% | ≤ ${TARGETS.slowdownPct}% | ${verdict(shareProc + shareBpf <= TARGETS.slowdownPct)} |`,
   );
@@ -166,7 +173,9 @@ function jsonSection(r: ReportInput): string[] {
     const p = prog(name);
     L.push(`| ${name} ns/run | ${fix(p.nsPerRun)} (${fix(p.runsPerConn, 2)} runs/connection) | | |`);
   }
-  L.push(`| all agent programs, ns per connection | ${fix(allProgNsPerConn, 0)} (state change ${fix(state.nsPerConn, 0)} in ${fix(state.runsPerConn, 2)} runs) | | |`);
+  L.push(
+    `| all agent programs, ns per connection | ${fix(allProgNsPerConn, 0)} (state change ${fix(state.nsPerConn, 0)} in ${fix(state.runsPerConn, 2)} runs) | | |`,
+  );
   L.push(`| agent CPU per session delivered | ${fix(cpuPerSession, 2)} µs (${fix(mean(agents.map((a) => a.cpuPctOfCore)))}% of a core during the storm) | | |`);
   L.push(`| agent peak RSS (VmHWM) | ${fix(hwmMiB)} MiB | | |`);
   L.push(
@@ -184,18 +193,22 @@ function jsonSection(r: ReportInput): string[] {
   const agentProc = perConn(withAgent, (x) => x.agentWindowCpuUs);
   const bpfUs = allProgNsPerConn / 1000;
   L.push('## Where the cost goes (CPU µs per connection, from go until the last client reported)', '');
-  L.push('Baseline and agent columns come from different runs: they move with the machine\'s drift (see the noise floor); the agent\'s own rows do not.', '');
+  L.push("Baseline and agent columns come from different runs: they move with the machine's drift (see the noise floor); the agent's own rows do not.", '');
   L.push('| | baseline | with agent | added |', '|---|---|---|---|');
-  L.push(`| whole machine (busy time) | ${fix(baseMachine)} | ${fix(agentMachine)} | ${fix(agentMachine - baseMachine)} (${fix((100 * (agentMachine - baseMachine)) / baseMachine)}%) |`);
+  L.push(
+    `| whole machine (busy time) | ${fix(baseMachine)} | ${fix(agentMachine)} | ${fix(agentMachine - baseMachine)} (${fix((100 * (agentMachine - baseMachine)) / baseMachine)}%) |`,
+  );
   L.push(`| storm processes (server + clients, user + system) | ${fix(baseStorm)} | ${fix(agentStorm)} | ${fix(agentStorm - baseStorm)} |`);
   L.push(`| … of which the agent's BPF programs' run time (bpf_stats, runs in the storm's context) | | ${fix(bpfUs)} | ${fix(bpfUs)} |`);
-  L.push(`| … of which the rest (kernel work around the programs, socket storage alloc/free, cache and scheduling effects) | | | ${fix(agentStorm - baseStorm - bpfUs)} |`);
+  L.push(
+    `| … of which the rest (kernel work around the programs, socket storage alloc/free, cache and scheduling effects) | | | ${fix(agentStorm - baseStorm - bpfUs)} |`,
+  );
   L.push(`| agent process (2 sessions per connection) | 0 | ${fix(agentProc)} | ${fix(agentProc)} |`);
   L.push('');
 
   L.push('## Runs', '');
   L.push(
-    '| run | conn/s | connections in window | connects (client sessions) | accepted (server sessions) | failed / abandoned / slow connects | machine busy: all = storm + agent + other | server process (% of a core) | busy before start (waited) | host probe before / after (ms) | TIME_WAIT at start | TW overflow | other tracers\' runs |',
+    "| run | conn/s | connections in window | connects (client sessions) | accepted (server sessions) | failed / abandoned / slow connects | machine busy: all = storm + agent + other | server process (% of a core) | busy before start (waited) | host probe before / after (ms) | TIME_WAIT at start | TW overflow | other tracers' runs |",
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const x of r.runs) {
@@ -253,7 +266,8 @@ function jsonSection(r: ReportInput): string[] {
     if (x.completed !== x.accepted || x.attempts !== x.accepted) {
       checks.push(`${x.label}: ${int(x.attempts)} connects, ${int(x.completed)} completed, ${int(x.accepted)} accepted`);
     }
-    if (x.busyBeforePct >= 10) checks.push(`${x.label}: the machine was never quiet before it (${fix(x.busyBeforePct)}% busy after ${fix(x.quietWaitMs / 1000, 0)} s of waiting)`);
+    if (x.busyBeforePct >= 10)
+      checks.push(`${x.label}: the machine was never quiet before it (${fix(x.busyBeforePct)}% busy after ${fix(x.quietWaitMs / 1000, 0)} s of waiting)`);
     if (x.otherCpuPctOfMachine > 10) checks.push(`${x.label}: ${fix(x.otherCpuPctOfMachine)}% of the machine went to other work during the window`);
     if (x.abandoned) checks.push(`${x.label}: ${x.abandoned} connections abandoned at the drain timeout`);
     if (x.slowConnects) checks.push(`${x.label}: ${x.slowConnects} connects took ≥ 200 ms (max ${fix(x.maxConnectMs, 0)} ms): dropped SYNs`);
@@ -270,21 +284,26 @@ function jsonSection(r: ReportInput): string[] {
       if (a.exit !== '0') checks.push(`${x.label}: agent exit ${a.exit}`);
       if (a.ownerWrong) checks.push(`${x.label}: ${a.ownerWrong} storm sessions carry a wrong owner pid`);
       if (a.bytesWrong) checks.push(`${x.label}: ${a.bytesWrong} storm sessions report bytes other than 8 sent / 8 received`);
-      if (a.roleOutcomeWrong) checks.push(`${x.label}: ${a.roleOutcomeWrong} storm sessions with a role/outcome other than server/closed_locally or client/closed_by_peer`);
+      if (a.roleOutcomeWrong)
+        checks.push(`${x.label}: ${a.roleOutcomeWrong} storm sessions with a role/outcome other than server/closed_locally or client/closed_by_peer`);
       if (a.partial) checks.push(`${x.label}: ${a.partial} storm sessions reported partial`);
     }
   }
   L.push('## How the figures are taken', '');
   L.push(
     '- Sessions made: the server counts accepted connections (one server-side session each), each client counts its connect() calls (one client-side session each, whatever the outcome).',
-    '- Sessions delivered: JSON lines the agent wrote whose lport (server side) or rport (client side) is the run\'s server port on 127.0.0.1; the agent traces everything, unfiltered. Kernel losses come from the agent\'s own counters at SIGINT.',
-    '- ns/run: run_time_ns / run_cnt of the agent\'s own programs (found by the prog ids in its /proc/PID/fdinfo, read with `bpftool prog show --json`), as deltas over the storm. Enabling bpf_stats adds two clock reads to every program run; only agent runs have the agent\'s programs, so that overhead (≈ 16 runs per connection) is inside the measured slowdown, an estimated fraction of 1%.',
+    "- Sessions delivered: JSON lines the agent wrote whose lport (server side) or rport (client side) is the run's server port on 127.0.0.1; the agent traces everything, unfiltered. Kernel losses come from the agent's own counters at SIGINT.",
+    "- ns/run: run_time_ns / run_cnt of the agent's own programs (found by the prog ids in its /proc/PID/fdinfo, read with `bpftool prog show --json`), as deltas over the storm. Enabling bpf_stats adds two clock reads to every program run; only agent runs have the agent's programs, so that overhead (≈ 16 runs per connection) is inside the measured slowdown, an estimated fraction of 1%.",
     '- Agent CPU: utime+stime from /proc/PID/stat from just before the storm until its last session was written, divided by the lines written in that interval. Peak RSS: VmHWM just before SIGINT.',
     '- Slowdown: per pair, 1 − (agent run rate / baseline run rate); a run waits for a quiet machine (< 10% busy) before it starts. Identical runs differ by 10-30% here (3-4 busy processes placed by the scheduler on 2 vCPUs, a VM on a shared host): read the per-pair figures, the noise floor and the drift-free lower bound together.',
     '',
   );
   L.push('## Checks', '');
-  L.push(...(checks.length ? checks.map((c) => `- ${c}`) : ['- every connect was accepted and completed; no errors, drops, foreign tracers, wrong owners, bytes, roles or outcomes']));
+  L.push(
+    ...(checks.length
+      ? checks.map((c) => `- ${c}`)
+      : ['- every connect was accepted and completed; no errors, drops, foreign tracers, wrong owners, bytes, roles or outcomes']),
+  );
   L.push('');
   return L;
 }
@@ -342,8 +361,7 @@ function exportSection(r: ReportInput): string[] {
   const k = per('sdk');
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fix(a / b, 2)}×` : 'n/a');
   const both = (f: (v: ReturnType<typeof per>) => string) => `${f(d)} | ${f(k)}`;
-  const dropsText = (v: ReturnType<typeof per>) =>
-    v.drops.map((x) => `${int(x.queueFull)} / ${int(x.failed)} / ${int(x.shutdown)}`).join('; ') || 'n/a';
+  const dropsText = (v: ReturnType<typeof per>) => v.drops.map((x) => `${int(x.queueFull)} / ${int(x.failed)} / ${int(x.shutdown)}`).join('; ') || 'n/a';
 
   // Within each pair (the two runs nearest in time): sdk against direct.
   const pairs = [...new Set(runs.map((x) => pairOf(x.label)))].sort((a, b) => a - b);
@@ -357,7 +375,9 @@ function exportSection(r: ReportInput): string[] {
 
   const L: string[] = [];
   L.push('## Export: our direct pipeline against the stock OpenTelemetry SDK', '');
-  const settings = Object.entries(r.exportEnv).map(([key, v]) => `\`${key}=${v}\``).join(', ');
+  const settings = Object.entries(r.exportEnv)
+    .map(([key, v]) => `\`${key}=${v}\``)
+    .join(', ');
   L.push(
     `The agent (\`node dist/src/cli.js\`, no filters, no terminal output) exports every session as a span with ` +
       `\`OTEL_TRACES_EXPORTER=otlp\` to a receiver on 127.0.0.1 in its own process (a bare @grpc/grpc-js server, pass-through ` +
@@ -418,18 +438,22 @@ function exportSection(r: ReportInput): string[] {
     if (fails) checks.push(`${x.label}: errors: clients ${errs(x.clientErrors)}, server ${errs(x.serverErrors)}`);
     if (x.abandoned) checks.push(`${x.label}: ${x.abandoned} connections abandoned at the drain timeout`);
     if (x.busyBeforePct >= 10) checks.push(`${x.label}: the machine was never quiet before it (${fix(x.busyBeforePct)}% busy)`);
-    if (x.otherCpuPctOfMachine > 10) checks.push(`${x.label}: ${fix(x.otherCpuPctOfMachine)}% of the machine went to other work (the receiver included) during the window`);
+    if (x.otherCpuPctOfMachine > 10)
+      checks.push(`${x.label}: ${fix(x.otherCpuPctOfMachine)}% of the machine went to other work (the receiver included) during the window`);
     if (a.foreignRuns) checks.push(`${x.label}: another tracer's programs ran ${int(a.foreignRuns)} times on the same hooks: this run is disturbed`);
     if (a.exit !== '0') checks.push(`${x.label}: agent exit ${a.exit}`);
     if (a.receiver!.decodeErrors) checks.push(`${x.label}: ${a.receiver!.decodeErrors} requests did not decode as OTLP`);
     if (a.counters.sessions_seen === undefined) checks.push(`${x.label}: no counters line from the agent at SIGINT`);
     if (a.ownerWrong) checks.push(`${x.label}: ${a.ownerWrong} storm spans carry a wrong owner pid`);
     if (a.bytesWrong) checks.push(`${x.label}: ${a.bytesWrong} storm spans report bytes other than 8 sent / 8 received`);
-    if (a.roleOutcomeWrong) checks.push(`${x.label}: ${a.roleOutcomeWrong} storm spans with a kind/outcome other than SERVER/closed_locally or CLIENT/closed_by_peer`);
+    if (a.roleOutcomeWrong)
+      checks.push(`${x.label}: ${a.roleOutcomeWrong} storm spans with a kind/outcome other than SERVER/closed_locally or CLIENT/closed_by_peer`);
     if (a.partial) checks.push(`${x.label}: ${a.partial} storm spans partial`);
     const others = a.linesTotal - a.stormServerSessions - a.stormClientSessions;
     if (others > 0.05 * (a.stormServerSessions + a.stormClientSessions)) {
-      checks.push(`${x.label}: ${int(others)} spans were not the storm's: other TCP traffic on the machine during the run (the agent traces everything; they count in the CPU per span too)`);
+      checks.push(
+        `${x.label}: ${int(others)} spans were not the storm's: other TCP traffic on the machine during the run (the agent traces everything; they count in the CPU per span too)`,
+      );
     }
     if (a.linesTotal > a.linesInCpuInterval + 1000) {
       checks.push(`${x.label}: ${int(a.linesTotal - a.linesInCpuInterval)} spans arrived outside the CPU interval (before the storm, or flushed at SIGINT)`);
@@ -447,14 +471,18 @@ function exportSection(r: ReportInput): string[] {
   }
   L.push('### How the export figures are taken', '');
   L.push(
-    '- Storm sessions made: as above (accepted connections + connect() calls). Received: spans whose network.local.port (server end) or network.peer.port (client end) is the run\'s server port on 127.0.0.1, decoded by the receiver after the agent stopped, spans flushed at SIGINT included. Loss = made − received; the agent\'s own drop counters come from its counters line at SIGINT.',
-    '- Agent CPU per exported span: the agent\'s utime+stime from just before the storm until all its spans were received (a second in which the agent used under 10% of a core and at most 5 requests arrived), divided by the spans received in that interval (every span, not only the storm\'s). The receiver\'s CPU is its own process\'s and is not counted.',
-    '- The SDK path counts what it drops through its self-observability counter otel.sdk.processor.span.processed (error.type queue_full, or the failed export\'s error), read by the agent in process: BatchSpanProcessor 2.12 exposes no other drop count.',
+    "- Storm sessions made: as above (accepted connections + connect() calls). Received: spans whose network.local.port (server end) or network.peer.port (client end) is the run's server port on 127.0.0.1, decoded by the receiver after the agent stopped, spans flushed at SIGINT included. Loss = made − received; the agent's own drop counters come from its counters line at SIGINT.",
+    "- Agent CPU per exported span: the agent's utime+stime from just before the storm until all its spans were received (a second in which the agent used under 10% of a core and at most 5 requests arrived), divided by the spans received in that interval (every span, not only the storm's). The receiver's CPU is its own process's and is not counted.",
+    "- The SDK path counts what it drops through its self-observability counter otel.sdk.processor.span.processed (error.type queue_full, or the failed export's error), read by the agent in process: BatchSpanProcessor 2.12 exposes no other drop count.",
     '- Runs alternate direct/sdk within each pair; on this shared 2-vCPU VM compare within a pair first.',
     '',
   );
   L.push('### Export checks', '');
-  L.push(...(checks.length ? checks.map((c) => `- ${c}`) : ['- every connect completed; every request decoded; no errors, foreign tracers, wrong owners, bytes, kinds or outcomes']));
+  L.push(
+    ...(checks.length
+      ? checks.map((c) => `- ${c}`)
+      : ['- every connect completed; every request decoded; no errors, foreign tracers, wrong owners, bytes, kinds or outcomes']),
+  );
   L.push('');
   return L;
 }

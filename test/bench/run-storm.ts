@@ -14,7 +14,7 @@
  *   the agent stopped, and each span whose local or peer port is the storm's
  *   server port counts as a delivered storm session.
  */
-import { ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -226,8 +226,7 @@ function message<T extends { kind: string }>(c: ChildProcess, kind: T['kind'], t
     const onMessage = (m: { kind: string }) => {
       if (m && m.kind === kind) finish(undefined, m as T);
     };
-    const onExit = (code: number | null, sig: string | null) =>
-      finish(new Error(`${what} exited (${code ?? sig}) before "${kind}"`));
+    const onExit = (code: number | null, sig: string | null) => finish(new Error(`${what} exited (${code ?? sig}) before "${kind}"`));
     const finish = (err?: Error, value?: T) => {
       clearTimeout(timer);
       c.removeListener('message', onMessage);
@@ -393,16 +392,32 @@ interface LineStats extends StormSessionStats {
 
 async function readAgentLines(file: string, port: number, serverPid: number, clientPids: Set<number>): Promise<LineStats> {
   const s: LineStats = {
-    total: 0, server: 0, client: 0, ownerRight: 0, ownerUnknown: 0, ownerWrong: 0, partial: 0, bytesWrong: 0,
-    roleOutcomeWrong: 0, outcomes: {},
+    total: 0,
+    server: 0,
+    client: 0,
+    ownerRight: 0,
+    ownerUnknown: 0,
+    ownerWrong: 0,
+    partial: 0,
+    bytesWrong: 0,
+    roleOutcomeWrong: 0,
+    outcomes: {},
   };
   const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of rl) {
     if (line === '') continue;
     s.total++;
     const o = JSON.parse(line) as {
-      pid: number; laddr: string; lport: number; raddr: string; rport: number;
-      tx_bytes: number; rx_bytes: number; outcome: string; role: string; partial: boolean;
+      pid: number;
+      laddr: string;
+      lport: number;
+      raddr: string;
+      rport: number;
+      tx_bytes: number;
+      rx_bytes: number;
+      outcome: string;
+      role: string;
+      partial: boolean;
     };
     const isServer = o.lport === port && o.laddr === HOST;
     const isClient = o.rport === port && o.raddr === HOST;
@@ -527,13 +542,16 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
     const machineBefore: MachineCpu = machineCpu();
 
     const perClient = Math.floor(cfg.maxConnections / cfg.clients);
-    const reports = clients.map((c, i) =>
-      message<ClientReport>(c, 'client-report', cfg.seconds * 1000 + cfg.drainTimeoutMs + 10_000, `storm client ${i}`),
-    );
+    const reports = clients.map((c, i) => message<ClientReport>(c, 'client-report', cfg.seconds * 1000 + cfg.drainTimeoutMs + 10_000, `storm client ${i}`));
     for (const c of clients) {
       const go: ClientGo = {
-        kind: 'go', host: HOST, port, concurrency: cfg.concurrency,
-        durationMs: cfg.seconds * 1000, maxConnections: perClient, drainTimeoutMs: cfg.drainTimeoutMs,
+        kind: 'go',
+        host: HOST,
+        port,
+        concurrency: cfg.concurrency,
+        durationMs: cfg.seconds * 1000,
+        maxConnections: perClient,
+        drainTimeoutMs: cfg.drainTimeoutMs,
       };
       c.send(go);
     }
@@ -643,8 +661,13 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
       if (receiver) {
         // After the agent's exit: spans it flushed at SIGINT count as delivered (not in the CPU interval).
         const counted = await receiverCount(receiver.child, {
-          kind: 'count', host: HOST, port, serverPid: server.pid!, clientPids: clients.map((c) => c.pid!),
-          fromRequest: requestsBefore, toRequest: stat!.requests,
+          kind: 'count',
+          host: HOST,
+          port,
+          serverPid: server.pid!,
+          clientPids: clients.map((c) => c.pid!),
+          fromRequest: requestsBefore,
+          toRequest: stat!.requests,
         });
         lines = { ...counted, total: counted.spansTotal };
         linesInCpuInterval = counted.spansInInterval;

@@ -11,14 +11,7 @@
  */
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import {
-  PING_BYTES,
-  PONG_BYTES,
-  SLOW_CONNECT_MS,
-  type ClientGo,
-  type ClientReady,
-  type ClientReport,
-} from './storm-protocol';
+import { PING_BYTES, PONG_BYTES, SLOW_CONNECT_MS, type ClientGo, type ClientReady, type ClientReport } from './storm-protocol';
 
 const PING = Buffer.alloc(PING_BYTES, 0x69);
 

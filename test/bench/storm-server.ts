@@ -5,14 +5,7 @@
  * connection, which is exactly one server-side TCP session.
  */
 import * as net from 'node:net';
-import {
-  PING_BYTES,
-  PONG_BYTES,
-  type ServerListening,
-  type ServerReport,
-  type ServerReportRequest,
-  type ServerStart,
-} from './storm-protocol';
+import { PING_BYTES, PONG_BYTES, type ServerListening, type ServerReport, type ServerReportRequest, type ServerStart } from './storm-protocol';
 
 const PONG = Buffer.alloc(PONG_BYTES, 0x70);
 

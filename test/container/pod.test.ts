@@ -110,7 +110,13 @@ describe('the image as a sidecar in a pod (podman)', function () {
 
   it("exports exactly the pod's sessions, with the app's container.id and PIDs, and the Downward API resource", async () => {
     agentId = podman([
-      'run', '-d', '--pod', POD, '--name', `${POD}-agent`, ...MINIMAL,
+      'run',
+      '-d',
+      '--pod',
+      POD,
+      '--name',
+      `${POD}-agent`,
+      ...MINIMAL,
       ...envArgs({
         ...DOWNWARD_API,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://host.containers.internal:${receiver.port}`,
@@ -132,7 +138,9 @@ describe('the image as a sidecar in a pod (podman)', function () {
     const app = podman(['run', '-d', '--pod', POD, '--name', `${POD}-app`, '-v', `${work}/app.js:/app.js:ro`, '--entrypoint', 'node', IMAGE, '/app.js']);
     await new Promise<void>((resolve, reject) => {
       const c = net.connect(hostPort, '127.0.0.1', () => c.end('x'));
-      c.resume().on('close', () => resolve()).on('error', reject);
+      c.resume()
+        .on('close', () => resolve())
+        .on('error', reject);
     });
     hostServer.close();
 
@@ -146,7 +154,12 @@ describe('the image as a sidecar in a pod (podman)', function () {
     await sleep(1500); // anything else (the host's session, the agent's own export) would have come by now
     const all = receiver.spans();
     const describe = (ss: ReceivedSpan[]) =>
-      ss.map((s) => `${s.name} ${s.attributes['network.local.port']}->${s.attributes['network.peer.port']} sent ${s.attributes['tcplife.bytes_sent']} received ${s.attributes['tcplife.bytes_received']}`).join(', ');
+      ss
+        .map(
+          (s) =>
+            `${s.name} ${s.attributes['network.local.port']}->${s.attributes['network.peer.port']} sent ${s.attributes['tcplife.bytes_sent']} received ${s.attributes['tcplife.bytes_received']}`,
+        )
+        .join(', ');
     assert.equal(all.length, 6, `exactly the pod's 6 sockets: ${describe(all)}`);
     assert.ok(!all.some((s) => s.attributes['network.peer.port'] === hostPort || s.attributes['network.local.port'] === hostPort), 'not the host session');
 
@@ -164,7 +177,7 @@ describe('the image as a sidecar in a pod (podman)', function () {
       assert.equal(s.attributes['process.executable.name'], 'node');
       const r = s.resource.attributes;
       assert.equal(r['service.name'], 'shop-tcp');
-      assert.equal(r['container.id'], agentId, "the resource is the agent, in its own container");
+      assert.equal(r['container.id'], agentId, 'the resource is the agent, in its own container');
       assert.equal(r['k8s.pod.name'], DOWNWARD_API.K8S_POD_NAME);
       assert.equal(r['k8s.namespace.name'], DOWNWARD_API.K8S_NAMESPACE_NAME);
       assert.equal(r['k8s.pod.uid'], DOWNWARD_API.K8S_POD_UID);

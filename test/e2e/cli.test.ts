@@ -8,14 +8,37 @@ import { converse, killPeersAfterEachTest, type Conversation } from '../support/
 
 /** The seed's headers (bcc tcplife 2018), byte for byte. */
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
-const HEADER_WIDE =
-  'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS';
+const HEADER_WIDE = 'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS';
 const HEADER_CSV = 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS';
 
 const JSON_KEYS = [
-  'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
-  'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end', 'host_pid', 'container_id',
-  'rtt_ms', 'retrans_segments', 'retrans_bytes', 'segs_in', 'segs_out', 'trace_id', 'found_at',
+  'pid',
+  'comm',
+  'family',
+  'laddr',
+  'lport',
+  'raddr',
+  'rport',
+  'tx_bytes',
+  'rx_bytes',
+  'duration_ms',
+  'handshake_ms',
+  'role',
+  'outcome',
+  'error',
+  'state_before_close',
+  'partial',
+  'start',
+  'end',
+  'host_pid',
+  'container_id',
+  'rtt_ms',
+  'retrans_segments',
+  'retrans_bytes',
+  'segs_in',
+  'segs_out',
+  'trace_id',
+  'found_at',
 ];
 
 /** A line appears this soon after the session closed, while the CLI still runs. */
@@ -128,7 +151,16 @@ describe('CLI (node dist/src/cli.js)', function () {
       );
       assert.match(ms, /^\d+\.\d\d$/);
       const server = await cli.waitForLine((t) => columns(t)[3] === String(c.serverPort) && columns(t)[5] === String(cp), 'the server row');
-      assert.deepEqual(columns(server.text).slice(0, 8), [String(c.server.pid), c.server.name.slice(0, 10), '127.0.0.1', String(c.serverPort), '127.0.0.1', String(cp), '53', '97']);
+      assert.deepEqual(columns(server.text).slice(0, 8), [
+        String(c.server.pid),
+        c.server.name.slice(0, 10),
+        '127.0.0.1',
+        String(c.serverPort),
+        '127.0.0.1',
+        String(cp),
+        '53',
+        '97',
+      ]);
       await stopCleanly(cli);
     });
 
@@ -165,7 +197,21 @@ describe('CLI (node dist/src/cli.js)', function () {
       const server = JSON.parse(serverLine.text);
       const cp = c.clientDone.localPort;
       assert.deepEqual(
-        [client.pid, client.comm, client.family, client.laddr, client.lport, client.raddr, client.rport, client.tx_bytes, client.rx_bytes, client.role, client.outcome, client.error, client.partial],
+        [
+          client.pid,
+          client.comm,
+          client.family,
+          client.laddr,
+          client.lport,
+          client.raddr,
+          client.rport,
+          client.tx_bytes,
+          client.rx_bytes,
+          client.role,
+          client.outcome,
+          client.error,
+          client.partial,
+        ],
         [c.client.pid, c.client.name, 4, '127.0.0.1', cp, '127.0.0.1', c.serverPort, CLIENT_SENDS, SERVER_SENDS, 'client', 'closed_locally', null, false],
       );
       assert.deepEqual(
@@ -205,7 +251,7 @@ describe('CLI (node dist/src/cli.js)', function () {
       await stopCleanly(cli);
     });
 
-    it('-p PID: only that process\'s end is shown', async function () {
+    it("-p PID: only that process's end is shown", async function () {
       let cli!: CliRun;
       const c = await loopbackConversation('127.0.0.1', async (_s, client) => {
         cli = await startCli(['-j', '-p', String(client.pid)]);
@@ -217,7 +263,10 @@ describe('CLI (node dist/src/cli.js)', function () {
       await stopCleanly(cli);
     });
 
-    for (const [flag, family] of [['-4', 4], ['-6', 6]] as const) {
+    for (const [flag, family] of [
+      ['-4', 4],
+      ['-6', 6],
+    ] as const) {
       it(`${flag}: only IPv${family} sessions are shown`, async function () {
         const cli = await startCli(['-j', flag]);
         const v4 = await loopbackConversation('127.0.0.1');

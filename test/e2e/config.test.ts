@@ -69,7 +69,10 @@ const refusedEnd = (port: number, what: string): End => ({
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function show(lines: Line[]): string {
-  return lines.map((l) => `${l.pid}/${l.comm} :${l.lport}->:${l.rport} ${l.role} ${l.outcome} ${l.tx_bytes}+${l.rx_bytes}B ${l.duration_ms}ms`).join(' | ') || '(none)';
+  return (
+    lines.map((l) => `${l.pid}/${l.comm} :${l.lport}->:${l.rport} ${l.role} ${l.outcome} ${l.tx_bytes}+${l.rx_bytes}B ${l.duration_ms}ms`).join(' | ') ||
+    '(none)'
+  );
 }
 
 function linesOf(agent: AgentProcess, from = 0): Line[] {
@@ -201,7 +204,10 @@ describe('configuration through the command line (e2e)', function () {
       const agent = await startAgent(['-j', '-p', pids(), '--comm', `${a.name},tlo-nomatch`, '--comm', 'tlo-cf[c]-*']);
       const t = await talkEach();
       const r = await finish(agent, [...bothEnds(t.a, 'a'), ...bothEnds(t.c, 'c')], '--comm list');
-      assert.deepEqual(r.lines.map((l) => l.comm), [a.name, a.name, c.name, c.name]);
+      assert.deepEqual(
+        r.lines.map((l) => l.comm),
+        [a.name, a.name, c.name, c.name],
+      );
       assertUserspaceCounts(r.counters, 4, 2, '--comm list');
     });
 
@@ -232,7 +238,10 @@ describe('configuration through the command line (e2e)', function () {
       assert.equal(reset.peerSaw, 'ECONNRESET');
       await a.talk({ host: V4, port: portA, clientSends: 10, serverSends: 20 });
       const r = await finish(agent, [refusedEnd(closedA, 'refusal'), ...bothEnds(reset, 'reset')], '--outcome failed');
-      assert.deepEqual(r.lines.map((l) => l.outcome), ['refused', 'reset_locally', 'reset_by_peer']);
+      assert.deepEqual(
+        r.lines.map((l) => l.outcome),
+        ['refused', 'reset_locally', 'reset_by_peer'],
+      );
       assertUserspaceCounts(r.counters, 3, 2, '--outcome failed');
     });
 
@@ -243,7 +252,10 @@ describe('configuration through the command line (e2e)', function () {
       await a.talk({ host: V4, port: portA, clientSends: 10, serverSends: 20 });
       await a.refuse(V4, closedA);
       const r = await finish(agent, [...bothEnds(byClient, 'client reset'), ...bothEnds(byServer, 'server reset')], '--outcome reset');
-      assert.deepEqual(r.lines.map((l) => l.outcome), ['reset_locally', 'reset_by_peer', 'reset_by_peer', 'reset_locally']);
+      assert.deepEqual(
+        r.lines.map((l) => l.outcome),
+        ['reset_locally', 'reset_by_peer', 'reset_by_peer', 'reset_locally'],
+      );
       assertUserspaceCounts(r.counters, 4, 3, '--outcome reset');
     });
 
@@ -328,7 +340,13 @@ describe('configuration through the command line (e2e)', function () {
         const t4 = await d.talk({ host: V4, port: port4, clientSends: 1, serverSends: 1 });
         await d.talk({ host: V6, port: port6, clientSends: 1, serverSends: 1 });
         const r = await finish(agent, bothEnds(t4, 'IPv4'), '--local-cidr');
-        assert.deepEqual(r.lines.map((l) => [l.family, l.laddr]), [[4, V4], [4, V4]]);
+        assert.deepEqual(
+          r.lines.map((l) => [l.family, l.laddr]),
+          [
+            [4, V4],
+            [4, V4],
+          ],
+        );
         assertKernelCounts(r.counters, 2, 2, '--local-cidr');
       });
 
@@ -337,7 +355,13 @@ describe('configuration through the command line (e2e)', function () {
         await d.talk({ host: V4, port: port4, clientSends: 1, serverSends: 1 });
         const t6 = await d.talk({ host: V6, port: port6, clientSends: 1, serverSends: 1 });
         const r = await finish(agent, bothEnds(t6, 'IPv6'), '--remote-cidr');
-        assert.deepEqual(r.lines.map((l) => [l.family, l.raddr]), [[6, V6], [6, V6]]);
+        assert.deepEqual(
+          r.lines.map((l) => [l.family, l.raddr]),
+          [
+            [6, V6],
+            [6, V6],
+          ],
+        );
         assertKernelCounts(r.counters, 2, 2, '--remote-cidr');
       });
     });
@@ -586,18 +610,18 @@ describe('configuration through the command line (e2e)', function () {
       const headerLines = exit.stdout.split('\n').filter((l) => /^\s+(# )?headers:/.test(l));
       assert.deepEqual(
         headerLines.map((l) => l.trim()),
-        [
-          `# headers: ***  # file ${cfg} (redacted)`,
-          '# headers: ***  # environment OTEL_EXPORTER_OTLP_TRACES_HEADERS (redacted)',
-          'headers: ""  # default',
-        ],
+        [`# headers: ***  # file ${cfg} (redacted)`, '# headers: ***  # environment OTEL_EXPORTER_OTLP_TRACES_HEADERS (redacted)', 'headers: ""  # default'],
       );
       const doc = YAML.parse(exit.stdout) as { filters: Record<string, unknown> };
       assert.equal(doc.filters.comms, 'from-flag', 'valid YAML');
     });
 
     /** --print-config's output, written to a file, loaded again with --print-config. */
-    async function reprint(args: string[], env: Record<string, string>, name: string): Promise<{ file: string; second: Awaited<ReturnType<typeof runAgentToExit>> }> {
+    async function reprint(
+      args: string[],
+      env: Record<string, string>,
+      name: string,
+    ): Promise<{ file: string; second: Awaited<ReturnType<typeof runAgentToExit>> }> {
       const first = await runAgentToExit(['--print-config', ...args], env);
       assert.deepEqual([first.code, first.stderr], [0, ''], `first --print-config; stderr: ${first.stderr}`);
       const file = writeConfig(name, first.stdout);
@@ -610,7 +634,10 @@ describe('configuration through the command line (e2e)', function () {
       assert.deepEqual([second.code, second.stderr], [0, ''], `the printed configuration loads; stderr: ${second.stderr}`);
       const from = `# file ${file}`;
       for (const expected of ['comms: from-flag', 'local_ports: 8000-8001', 'min_duration_ms: "30"', 'roles: server']) {
-        assert.ok(second.stdout.split('\n').some((l) => l.trim() === `${expected}  ${from}`), `${expected} ${from} in: ${second.stdout}`);
+        assert.ok(
+          second.stdout.split('\n').some((l) => l.trim() === `${expected}  ${from}`),
+          `${expected} ${from} in: ${second.stdout}`,
+        );
       }
     });
 
@@ -646,11 +673,15 @@ describe('configuration through the command line (e2e)', function () {
 
     it('a bad value in the file: names the key, the file, the value and what is allowed', async function () {
       const f = writeConfig('badvalue.yaml', 'filters:\n  min_bytes: -5\n');
-      await refused(['--config', f], {}, [new RegExp(`^tcplife-otel: filters\\.min_bytes in ${esc(f)}: "-5" is not allowed: expected a byte count from 0 to `)]);
+      await refused(['--config', f], {}, [
+        new RegExp(`^tcplife-otel: filters\\.min_bytes in ${esc(f)}: "-5" is not allowed: expected a byte count from 0 to `),
+      ]);
     });
 
     it('a bad environment value: names the variable', async function () {
-      await refused([], { TCPLIFE_ROLES: 'client,boss' }, [/^tcplife-otel: TCPLIFE_ROLES: "client,boss" is not allowed: item 2 \("boss"\): expected client, server$/]);
+      await refused([], { TCPLIFE_ROLES: 'client,boss' }, [
+        /^tcplife-otel: TCPLIFE_ROLES: "client,boss" is not allowed: item 2 \("boss"\): expected client, server$/,
+      ]);
     });
 
     it('all three at once (file via TCPLIFE_CONFIG): one line each', async function () {
@@ -671,7 +702,9 @@ describe('configuration through the command line (e2e)', function () {
     it('a missing file, a cgroup or a namespace that does not exist', async function () {
       await refused(['--config', path.join(tmp, 'missing.yaml')], {}, [/^tcplife-otel: configuration file .*missing\.yaml: cannot be read: ENOENT$/]);
       await refused(['--cgroup', '/tlo-no-such-cgroup'], {}, [/^tcplife-otel: filters\.cgroups: "\/tlo-no-such-cgroup" is not a cgroup: .* ENOENT$/]);
-      await refused(['--netns', '/var/run/netns/tlo-no-such-ns'], {}, [/^tcplife-otel: filters\.netns: "\/var\/run\/netns\/tlo-no-such-ns" cannot be read: ENOENT/]);
+      await refused(['--netns', '/var/run/netns/tlo-no-such-ns'], {}, [
+        /^tcplife-otel: filters\.netns: "\/var\/run\/netns\/tlo-no-such-ns" cannot be read: ENOENT/,
+      ]);
     });
   });
 
@@ -829,7 +862,8 @@ describe('configuration through the command line (e2e)', function () {
         const from = agent.stderr.length;
         agent.signal('SIGHUP'); // a few ms after both ends closed
         await agent.waitForStderr(/configuration reloaded/, `reload ${i}`, 5_000, from);
-        const keep = role === 'client' ? clientEnd(t, `session ${i} (closed under roles: [${role}])`) : serverEnd(t, `session ${i} (closed under roles: [${role}])`);
+        const keep =
+          role === 'client' ? clientEnd(t, `session ${i} (closed under roles: [${role}])`) : serverEnd(t, `session ${i} (closed under roles: [${role}])`);
         const drop = role === 'client' ? serverEnd(t, `session ${i}`) : clientEnd(t, `session ${i}`);
         expected.push(keep);
         await sleep(120);
@@ -856,7 +890,22 @@ describe('configuration through the command line (e2e)', function () {
 
     const LONG = 'x'.repeat(20_000);
     /** Refused by every setting below, whatever its format. */
-    const ANY_BAD = ['$(reboot)', '; rm -rf /', '`id`', '|| true', "'; DROP TABLE x;--", '%n', '%s%s%n', 'ünïcødé', '名前', '🙂', '\u202e', '80,abc', '10.0.0.0/33', LONG];
+    const ANY_BAD = [
+      '$(reboot)',
+      '; rm -rf /',
+      '`id`',
+      '|| true',
+      "'; DROP TABLE x;--",
+      '%n',
+      '%s%s%n',
+      'ünïcødé',
+      '名前',
+      '🙂',
+      '\u202e',
+      '80,abc',
+      '10.0.0.0/33',
+      LONG,
+    ];
     const NUMBER_BAD = ['-1', '-80', '99999999999999999999999999', '1e3', '0x10', 'NaN', '1.5', '+1', '80--90', 'Infinity'];
     const CIDR_BAD = ['10.0.0.0/33', '::/129', ':::1', '10.0.0.256/8', '10.0.0.1/8', 'fe80::1%eth0', '1.2.3.4/32/1', 'localhost'];
     /** flag -> setting key, environment variable, values refused in particular. */
@@ -962,9 +1011,27 @@ describe('configuration through the command line (e2e)', function () {
       { what: 'TCPLIFE_OUTCOMES=unicode', args: [], env: { TCPLIFE_OUTCOMES: 'ünïcødé,🙂' }, names: 'TCPLIFE_OUTCOMES' },
       { what: '--comm very long literal', args: ['--comm', 'n'.repeat(16)], env: {}, names: '--comm' },
       { what: '--comm unclosed [', args: ['--comm', 'nginx[0-9'], env: {}, names: '--comm' },
-      { what: 'file: min_duration_ms long', args: [], env: {}, names: 'filters.min_duration_ms', file: { name: 'm.yaml', text: yamlFor('filters.min_duration_ms', LONG) } },
-      { what: 'file: local_ports -80', args: [], env: {}, names: 'filters.local_ports', file: { name: 'm.json', text: JSON.stringify(setAt('filters.local_ports', [-80])) } },
-      { what: 'file: headers not a map', args: [], env: {}, names: 'otel.exporter_otlp.headers', file: { name: 'm.yaml', text: yamlFor('otel.exporter_otlp.headers', [1, 2]) } },
+      {
+        what: 'file: min_duration_ms long',
+        args: [],
+        env: {},
+        names: 'filters.min_duration_ms',
+        file: { name: 'm.yaml', text: yamlFor('filters.min_duration_ms', LONG) },
+      },
+      {
+        what: 'file: local_ports -80',
+        args: [],
+        env: {},
+        names: 'filters.local_ports',
+        file: { name: 'm.json', text: JSON.stringify(setAt('filters.local_ports', [-80])) },
+      },
+      {
+        what: 'file: headers not a map',
+        args: [],
+        env: {},
+        names: 'otel.exporter_otlp.headers',
+        file: { name: 'm.yaml', text: yamlFor('otel.exporter_otlp.headers', [1, 2]) },
+      },
     ];
 
     it('60 seeded hostile cases: exit 2, one clean line per problem, nothing loaded, within seconds', async function () {

@@ -321,7 +321,7 @@ describe('service attribution', function () {
     await receiver.close();
   });
 
-  it('rules by process name, local port and cgroup put each session under its service; the rest keep the agent\'s', async () => {
+  it("rules by process name, local port and cgroup put each session under its service; the rest keep the agent's", async () => {
     cg = createCgroup();
     const web = await startSessionDriver(driverName('web'));
     const db = await startSessionDriver(driverName('dbs'), { cgroup: cg.child('db.service') });
@@ -331,7 +331,16 @@ describe('service attribution', function () {
     const otherPort = await other.listen('127.0.0.1');
     const cgroupPath = `/${cg.path.split('/').pop()}`; // relative to the cgroup2 mount
     agent = new AgentProcess(
-      ['--comm', `${web.name},${db.name},${other.name}`, '--service', `web-front=comm:${web.name};port:${webPort}`, '--service', `web-client=comm:${web.name}`, '--service', `database=cgroup:${cgroupPath}`],
+      [
+        '--comm',
+        `${web.name},${db.name},${other.name}`,
+        '--service',
+        `web-front=comm:${web.name};port:${webPort}`,
+        '--service',
+        `web-client=comm:${web.name}`,
+        '--service',
+        `database=cgroup:${cgroupPath}`,
+      ],
       otlpEnv(receiver, 'tlo-default'),
     );
     await agent.ready();
@@ -340,12 +349,13 @@ describe('service attribution', function () {
     await other.talk({ host: '127.0.0.1', port: otherPort, clientSends: 5 });
     const spans = await receiver.waitForSpans(6);
     const serviceOf = (port: number, kind: number) =>
-      spans.find((s) => s.kind === kind && num(s.attributes[kind === SpanKind.SERVER ? 'network.local.port' : 'network.peer.port']) === port)?.resource.attributes['service.name'];
+      spans.find((s) => s.kind === kind && num(s.attributes[kind === SpanKind.SERVER ? 'network.local.port' : 'network.peer.port']) === port)?.resource
+        .attributes['service.name'];
     assert.equal(serviceOf(webPort, SpanKind.SERVER), 'web-front', 'its listening port and name');
     assert.equal(serviceOf(webPort, SpanKind.CLIENT), 'web-client', 'the name alone: its port is ephemeral');
-    assert.equal(serviceOf(dbPort, SpanKind.SERVER), 'database', 'a process in a cgroup below the rule\'s');
+    assert.equal(serviceOf(dbPort, SpanKind.SERVER), 'database', "a process in a cgroup below the rule's");
     assert.equal(serviceOf(dbPort, SpanKind.CLIENT), 'database');
-    assert.equal(serviceOf(otherPort, SpanKind.SERVER), 'tlo-default', 'no rule: the agent\'s own service.name');
+    assert.equal(serviceOf(otherPort, SpanKind.SERVER), 'tlo-default', "no rule: the agent's own service.name");
     assert.equal(serviceOf(otherPort, SpanKind.CLIENT), 'tlo-default');
   });
 

@@ -27,7 +27,11 @@ async function startAgent(env: Record<string, string>): Promise<{ child: ChildPr
 
 /** One loopback session in a separate process: the client sends 321 bytes, the server 45, the client closes first. */
 function conversation(): { port: number; pid: number } {
-  const out = execFileSync('python3', ['-c', `
+  const out = execFileSync(
+    'python3',
+    [
+      '-c',
+      `
 import os, socket
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
 c = socket.create_connection(s.getsockname()); a, _ = s.accept()
@@ -36,7 +40,13 @@ while n < 321: n += len(a.recv(65536))
 a.sendall(b'y' * 45); n = 0
 while n < 45: n += len(c.recv(65536))
 c.close(); a.recv(1); a.close()
-print(s.getsockname()[1], os.getpid())`], { timeout: 10_000 }).toString().trim().split(' ');
+print(s.getsockname()[1], os.getpid())`,
+    ],
+    { timeout: 10_000 },
+  )
+    .toString()
+    .trim()
+    .split(' ');
   return { port: Number(out[0]), pid: Number(out[1]) };
 }
 
@@ -68,7 +78,10 @@ describe('span export through the stock OpenTelemetry SDK (test/bench/sdk-agent.
       client = receiver.spans().find((s) => s.kind === SpanKind.CLIENT && Number(s.attributes['server.port']) === c.port);
     }
     assert.ok(client, `no client span for port ${c.port}; stderr: ${agent.stderr()}`);
-    assert.ok(receiver.requests.every((r) => r.decodeError === undefined), 'every request decodes');
+    assert.ok(
+      receiver.requests.every((r) => r.decodeError === undefined),
+      'every request decodes',
+    );
 
     assert.equal(client.name, `TCP connect :${c.port}`);
     assert.equal(client.attributes['tcplife.bytes_sent'], 321n, 'an OTLP int');
@@ -100,11 +113,14 @@ describe('span export through the stock OpenTelemetry SDK (test/bench/sdk-agent.
 
   it('the product does not load the stock trace SDK: its modules stay out of the command line', () => {
     // A fresh node: what requiring the command line (which then does not run) pulls in.
-    const loaded = execFileSync(process.execPath, ['-e', `
+    const loaded = execFileSync(process.execPath, [
+      '-e',
+      `
       const Module = require('module'); const seen = [];
       const load = Module._load; Module._load = function (r, ...a) { seen.push(r); return load.call(this, r, ...a); };
       require(${JSON.stringify(CLI)});
-      console.log(seen.join('\\n'));`]).toString();
+      console.log(seen.join('\\n'));`,
+    ]).toString();
     assert.doesNotMatch(loaded, /@opentelemetry\/(sdk-trace-base|sdk-node|exporter-trace-otlp-grpc)/);
   });
 });

@@ -97,8 +97,15 @@ async function stopAgent(agent: Agent, timeoutMs = 15_000): Promise<{ code: numb
 
 /** Asserts that the agent printed no error or warning (its attach and counters lines aside). */
 function assertNoComplaints(agent: Agent): void {
-  const lines = agent.stderr().split('\n').filter((l) => l && !/attached in \d+ ms$|: stopped \(|: counters: /.test(l));
-  assert.deepEqual(lines.filter((l) => /error|warn|fail/i.test(l)), [], `stderr: ${agent.stderr()}`);
+  const lines = agent
+    .stderr()
+    .split('\n')
+    .filter((l) => l && !/attached in \d+ ms$|: stopped \(|: counters: /.test(l));
+  assert.deepEqual(
+    lines.filter((l) => /error|warn|fail/i.test(l)),
+    [],
+    `stderr: ${agent.stderr()}`,
+  );
 }
 
 /** Polls check() every 20 ms until it returns something other than undefined/false; fails after timeoutMs. */
@@ -184,12 +191,12 @@ function addressAttributes(role: 'client' | 'server', s: TalkedSession, type: 'i
 /** The attributes a test can know exactly: timing and segment counts left out (checked apart). */
 function stableAttributes(s: ReceivedSpan): Record<string, unknown> {
   const {
-    ['tcplife.handshake_ms']: _h,
-    ['tcplife.state_before_close']: _st,
-    ['tcplife.rtt_ms']: rtt,
-    ['tcplife.rttvar_ms']: rttvar,
-    ['tcplife.segments_in']: segsIn,
-    ['tcplife.segments_out']: segsOut,
+    'tcplife.handshake_ms': _h,
+    'tcplife.state_before_close': _st,
+    'tcplife.rtt_ms': rtt,
+    'tcplife.rttvar_ms': rttvar,
+    'tcplife.segments_in': segsIn,
+    'tcplife.segments_out': segsOut,
     ...rest
   } = s.attributes;
   assert.ok(typeof rtt === 'number' && rtt > 0 && typeof rttvar === 'number', `an RTT: ${rtt}/${rttvar}`);
@@ -327,7 +334,7 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
       assert.match(s.traceId, /^[0-9a-f]{32}$/);
       assert.match(s.spanId, /^[0-9a-f]{16}$/);
     }
-    assert.equal(server.traceId, client.traceId, "both ends of the connection in one trace");
+    assert.equal(server.traceId, client.traceId, 'both ends of the connection in one trace');
     assert.equal(server.parentSpanId, client.spanId, "the server's span a child of the client's");
     assert.notEqual(refused.traceId, client.traceId, 'the refused connect has a trace of its own');
 
@@ -483,10 +490,16 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     assert.deepEqual(summary(b.server), resetter(2500, 1500), 'the server reset');
     assert.deepEqual(summary(b.client), resetPeer(1500, 2500), 'its peer');
 
-    for (const [s, ends] of [[byClient, a], [byServer, b]] as const) {
+    for (const [s, ends] of [
+      [byClient, a],
+      [byServer, b],
+    ] as const) {
       assert.deepEqual([ends.client.kind, ends.server.kind], [SpanKind.CLIENT, SpanKind.SERVER]);
       assert.deepEqual([ends.client.name, ends.server.name], [`TCP connect :${m.port}`, `TCP accept :${m.port}`]);
-      for (const [role, span] of [['client', ends.client], ['server', ends.server]] as const) {
+      for (const [role, span] of [
+        ['client', ends.client],
+        ['server', ends.server],
+      ] as const) {
         const expected = addressAttributes(role, s, 'ipv4');
         assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, attr(span, k)])), expected);
         assert.equal(attr(span, 'process.pid'), BigInt(m.pid));
@@ -543,7 +556,12 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     for (const s of [before, ...during]) spansOf(spans, s);
     const refused = r.requests.filter((q) => q.responseCode === grpc.status.UNAVAILABLE);
     // A retry sends the same spans again.
-    const idsOf = (index: number) => r.spans().filter((s) => s.requestIndex === index).map((s) => s.spanId).sort();
+    const idsOf = (index: number) =>
+      r
+        .spans()
+        .filter((s) => s.requestIndex === index)
+        .map((s) => s.spanId)
+        .sort();
     for (const q of refused) assert.deepEqual(idsOf(q.index), idsOf(refused[0].index));
     assert.deepEqual(
       idsOf(refused[0].index),
@@ -563,10 +581,11 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     const SESSIONS = 20; // 40 spans
     const port = await unusedPort();
     const m = await maker();
-    const agent = await startAgent(
-      otlpEnv(`http://127.0.0.1:${port}`, { OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_BSP_MAX_QUEUE_SIZE: String(BOUND) }),
-      ['-j', '-p', String(m.pid)],
-    );
+    const agent = await startAgent(otlpEnv(`http://127.0.0.1:${port}`, { OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_BSP_MAX_QUEUE_SIZE: String(BOUND) }), [
+      '-j',
+      '-p',
+      String(m.pid),
+    ]);
     const made = await m.run(Array.from({ length: SESSIONS }, () => ({ clientSends: 10, serverSends: 10, close: 'client-first' as const })));
     await until(`the agent to see the ${2 * SESSIONS} sessions`, () => agent.stdoutLines().length >= 2 * SESSIONS);
     await new Promise((res) => setTimeout(res, 300));
@@ -610,7 +629,7 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
     assert.deepEqual([attr(client, 'tcplife.bytes_sent'), attr(serverSpan, 'tcplife.bytes_sent')], [3000n, 700n]);
     for (const q of r.requests) {
       assert.equal(q.metadata['x-tenant'], 'acme');
-      assert.equal(q.metadata['authorization'], 'Bearer s3cr=t', 'keys lower-cased, values percent-decoded');
+      assert.equal(q.metadata.authorization, 'Bearer s3cr=t', 'keys lower-cased, values percent-decoded');
       assert.equal(q.peerCertificate, undefined, 'no client certificate configured');
     }
     assert.doesNotMatch(agent.stderr(), /s3cr/, 'header values never printed');
@@ -628,10 +647,7 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
       const sniffer: H2Sniffer = await startH2Sniffer({ host: '127.0.0.1', port: r.port });
       cleanups.push(() => sniffer.close());
       const m = await maker();
-      const agent = await startAgent(
-        otlpEnv(`http://127.0.0.1:${sniffer.port}`, { OTEL_EXPORTER_OTLP_COMPRESSION: compression }),
-        ['-p', String(m.pid)],
-      );
+      const agent = await startAgent(otlpEnv(`http://127.0.0.1:${sniffer.port}`, { OTEL_EXPORTER_OTLP_COMPRESSION: compression }), ['-p', String(m.pid)]);
       const [s] = await m.run([ORDERLY]);
       await r.waitForSpans(2, 10_000);
       const { code } = await stopAgent(agent);
@@ -693,11 +709,7 @@ describe('span export (OTEL_TRACES_EXPORTER=otlp)', function () {
       cases.map(async (c) => {
         const r = await receiver({ tls: c.tls });
         const m = await maker();
-        const agent = await startAgent(otlpEnv(`https://localhost:${r.port}`, { OTEL_TRACES_EXPORTER: 'otlp,console', ...c.env }), [
-          '-j',
-          '-p',
-          String(m.pid),
-        ]);
+        const agent = await startAgent(otlpEnv(`https://localhost:${r.port}`, { OTEL_TRACES_EXPORTER: 'otlp,console', ...c.env }), ['-j', '-p', String(m.pid)]);
         await m.run([ORDERLY]);
         await until(`${c.what}: the agent to see the 2 sessions`, () => agent.stdoutLines().length >= 2);
         await new Promise((res) => setTimeout(res, 1500)); // attempts fail meanwhile

@@ -106,14 +106,34 @@ describe('CIDR encoding for the kernel (no kernel needed)', function () {
   });
 
   it('refuses what it cannot parse, naming the field and the value', function () {
-    for (const bad of ['', '10.0.0.0/33', '10.0.0/8', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', '010.0.0.1', '::1/129', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', 'localhost', '10.0.0.0/8/8', ' 10.0.0.0/8']) {
-      assert.throws(() => encodeKernelFilters(filters({ remoteCidrs: ['::1', bad] })), (err: Error) => {
-        assert.match(err.message, /^remoteCidrs: /, bad);
-        assert.ok(err.message.includes(JSON.stringify(bad)), `${err.message} names ${JSON.stringify(bad)}`);
-        return true;
-      });
+    for (const bad of [
+      '',
+      '10.0.0.0/33',
+      '10.0.0/8',
+      '10.0.0.0/',
+      '10.0.0.0/08',
+      '10.0.0.0/-1',
+      '010.0.0.1',
+      '::1/129',
+      'fe80::1%eth0',
+      '1:2:3:4:5:6:7:8:9',
+      'localhost',
+      '10.0.0.0/8/8',
+      ' 10.0.0.0/8',
+    ]) {
+      assert.throws(
+        () => encodeKernelFilters(filters({ remoteCidrs: ['::1', bad] })),
+        (err: Error) => {
+          assert.match(err.message, /^remoteCidrs: /, bad);
+          assert.ok(err.message.includes(JSON.stringify(bad)), `${err.message} names ${JSON.stringify(bad)}`);
+          return true;
+        },
+      );
     }
-    assert.throws(() => encodeKernelFilters(filters({ localCidrs: [42 as unknown as string] })), /localCidrs: 42 is not a CIDR: CIDR must be a string, got number/);
+    assert.throws(
+      () => encodeKernelFilters(filters({ localCidrs: [42 as unknown as string] })),
+      /localCidrs: 42 is not a CIDR: CIDR must be a string, got number/,
+    );
     assert.throws(() => encodeKernelFilters(filters({ localCidrs: '10.0.0.0/8' as unknown as string[] })), /localCidrs must be an array/);
   });
 
@@ -129,11 +149,14 @@ describe('CIDR encoding for the kernel (no kernel needed)', function () {
 
 describe('SessionProbe refuses malformed filters', function () {
   it('start(): a bad CIDR throws a clear Error before anything is loaded', function () {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // Loaded here, so that a missing addon fails this test, not the import of the file.
     const { SessionProbe } = require('../../src/kernel/probe') as typeof import('../../src/kernel/probe');
     const probe = new SessionProbe();
     try {
-      assert.throws(() => probe.start(filters({ localCidrs: ['10.0.0.0/33'] }), () => undefined), /localCidrs: "10\.0\.0\.0\/33" is not a CIDR: prefix length must be 0-32/);
+      assert.throws(
+        () => probe.start(filters({ localCidrs: ['10.0.0.0/33'] }), () => undefined),
+        /localCidrs: "10\.0\.0\.0\/33" is not a CIDR: prefix length must be 0-32/,
+      );
       assert.throws(() => probe.setFilters(ANY), /probe not started/);
     } finally {
       probe.stop();
@@ -175,7 +198,13 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         const lo = await talk({ host: '127.0.0.1' });
         const veth = await talk({ host: a.ipv4, serverNetns: a.netns, clientNetns: b.netns });
         const got = await expectOnly(probe, [lo.client, lo.server], [veth.client, veth.server], before);
-        assert.deepEqual(got.map((s) => [s.localAddress, s.role]), [['127.0.0.1', 'client'], ['127.0.0.1', 'server']]);
+        assert.deepEqual(
+          got.map((s) => [s.localAddress, s.role]),
+          [
+            ['127.0.0.1', 'client'],
+            ['127.0.0.1', 'server'],
+          ],
+        );
       });
 
       it('remote, IPv4: 192.0.2.1/32 lets only the end whose peer is 192.0.2.1 through', async function () {
@@ -197,7 +226,10 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         const veth = await talk({ host: a.ipv6, serverNetns: a.netns, clientNetns: b.netns });
         const lo = await talk({ host: '::1' });
         const got = await expectOnly(probe, [veth.client, veth.server], [lo.client, lo.server], before);
-        assert.deepEqual(got.map((s) => s.localAddress), ['2001:db8::2', '2001:db8::1']);
+        assert.deepEqual(
+          got.map((s) => s.localAddress),
+          ['2001:db8::2', '2001:db8::1'],
+        );
       });
 
       it('remote, IPv6: ::1/128 lets the ::1 ends through, not the veth ends; 2001:db8::2/128 only the end facing ::2', async function () {
@@ -230,12 +262,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         await within(Promise.all([client.exited, server.exited]), 5_000, 'peers to exit');
         const lo6 = await talk({ host: '::1' });
         const cp = cd.event === 'done' ? cd.localPort : 0;
-        const got = await expectOnly(
-          probe,
-          [end(cp, port, HOST(), 'mapped client'), end(port, cp, HOST(), 'IPv4 server')],
-          [lo6.client, lo6.server],
-          before,
-        );
+        const got = await expectOnly(probe, [end(cp, port, HOST(), 'mapped client'), end(port, cp, HOST(), 'IPv4 server')], [lo6.client, lo6.server], before);
         assert.deepEqual(
           got.map((s) => [s.role, s.family, s.localAddress, s.remoteAddress]),
           [
@@ -255,7 +282,10 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         let inNs = await talk({ host: '127.0.0.1', serverNetns: a.netns, clientNetns: a.netns });
         let onHost = await talk({ host: '127.0.0.1' });
         const got = await expectOnly(probe, [inNs.client, inNs.server], [onHost.client, onHost.server], before);
-        assert.deepEqual(got.map((s) => s.netns), [netnsInode(a.netns), netnsInode(a.netns)]);
+        assert.deepEqual(
+          got.map((s) => s.netns),
+          [netnsInode(a.netns), netnsInode(a.netns)],
+        );
 
         before = probe.counters().sessions_filtered;
         probe.setFilters(filters({ netns: [HOST()] }));
@@ -346,13 +376,13 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
         await expectOnly(probe, [t.client, t.server], [t.outside.client, t.outside.server], t.before);
       });
 
-      it('a listed child cgroup: its sockets pass, its parent\'s do not', async function () {
+      it("a listed child cgroup: its sockets pass, its parent's do not", async function () {
         probe.assertStarted();
         const t = await grouped((_g, s) => ({ cgroupIds: [s.id] }));
         await expectOnly(probe, [t.client], [t.server, t.outside.client, t.outside.server], t.before);
       });
 
-      it('an accepted socket belongs to its listener\'s cgroup, even after its process moved out', async function () {
+      it("an accepted socket belongs to its listener's cgroup, even after its process moved out", async function () {
         probe.assertStarted();
         const t = await grouped((g) => ({ cgroupIds: [g.id] }), true);
         await expectOnly(probe, [t.server, t.client], [t.outside.client, t.outside.server], t.before);
@@ -367,7 +397,7 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
     });
 
     describe('excluded PIDs', function () {
-      it('the excluded process\'s end is dropped, the other end passes', async function () {
+      it("the excluded process's end is dropped, the other end passes", async function () {
         probe.assertStarted();
         const before = probe.counters().sessions_filtered;
         const c = await talk({ host: '127.0.0.1', beforeConnect: (_s, client) => probe.setFilters(filters({ excludePids: [client.pid] })) });
@@ -388,7 +418,9 @@ for (const mechanism of ['tp_btf', 'tracepoint'] as const) {
           serverNetns: a.netns,
           clientNetns: b.netns,
           beforeConnect: (server) =>
-            probe.setFilters(filters({ netns: [netnsInode(a.netns)], localCidrs: ['192.0.2.0/24', '2001:db8::/64'], excludePids: [server.pid], cgroupIds: [root] })),
+            probe.setFilters(
+              filters({ netns: [netnsInode(a.netns)], localCidrs: ['192.0.2.0/24', '2001:db8::/64'], excludePids: [server.pid], cgroupIds: [root] }),
+            ),
         });
         // X (IPv4 over the veth): its server end passes every kind.
         const x = await talk({ host: a.ipv4, serverNetns: a.netns, clientNetns: b.netns });

@@ -81,10 +81,10 @@ describe('kernel parts that fail alone (TCPLIFE_TEST_REJECT_PARTS)', function ()
     assertStartReport(r.exit.stderr, []);
     assert.deepEqual(compareEnds(r.expected, r.lines), []);
     assert.match(r.exit.stderr, /found [1-9]\d* TCP sessions open at start/);
-    assert.deepEqual(
-      r.oldEnds.map((l) => [l.role, l.pid, l.partial, l.found_at !== null]).sort(),
-      [['client', driver.pid, true, true], ['server', driver.pid, true, true]],
-    );
+    assert.deepEqual(r.oldEnds.map((l) => [l.role, l.pid, l.partial, l.found_at !== null]).sort(), [
+      ['client', driver.pid, true, true],
+      ['server', driver.pid, true, true],
+    ]);
     const client = r.oldEnds.find((l) => l.lport === r.oldClientPort)!;
     assert.deepEqual([client.tx_bytes, client.rx_bytes], [1, 1], 'payload bytes of a session found at start: its SYN is not counted');
   });
@@ -97,9 +97,15 @@ describe('kernel parts that fail alone (TCPLIFE_TEST_REJECT_PARTS)', function ()
       if (part === 'open-sessions') {
         // Still reported at close, partial, with the owner close() shows, but without role.
         assert.doesNotMatch(r.exit.stderr, /found \d+ TCP sessions open at start/);
-        assert.deepEqual(r.oldEnds.map((l) => [l.role, l.pid, l.partial]).sort(), [['unknown', driver.pid, true], ['unknown', driver.pid, true]]);
+        assert.deepEqual(r.oldEnds.map((l) => [l.role, l.pid, l.partial]).sort(), [
+          ['unknown', driver.pid, true],
+          ['unknown', driver.pid, true],
+        ]);
       } else {
-        assert.deepEqual(r.oldEnds.map((l) => [l.role, l.partial]).sort(), [['client', true], ['server', true]]);
+        assert.deepEqual(r.oldEnds.map((l) => [l.role, l.partial]).sort(), [
+          ['client', true],
+          ['server', true],
+        ]);
       }
     });
   }
@@ -118,11 +124,11 @@ describe('kernel parts that fail alone (TCPLIFE_TEST_REJECT_PARTS)', function ()
     const exit = await agent.stop();
     assert.equal(exit.code, 0, exit.stderr);
     assert.match(exit.stderr, /-- BEGIN PROG LOAD LOG --/);
-    assert.match(exit.stderr, /processed \d+ insns/, 'the log runs to the verifier\'s last words');
+    assert.match(exit.stderr, /processed \d+ insns/, "the log runs to the verifier's last words");
     assert.ok(exit.stderr.indexOf("prog 'owner_on_send'") >= 0, exit.stderr);
   });
 
-  it('the core rejected with --attach tp_btf: exit 1, the core named with the verifier\'s words, nothing attached', async function () {
+  it("the core rejected with --attach tp_btf: exit 1, the core named with the verifier's words, nothing attached", async function () {
     const exit = await runAgentToExit(['--attach', 'tp_btf'], { TCPLIFE_TEST_REJECT_PARTS: 'core' });
     assert.equal(exit.code, 1, exit.stderr);
     assert.match(exit.stderr, new RegExp(`the kernel's verifier rejected the core program \\(tp_btf\\): ${VERIFIER_WORDS}`));

@@ -44,7 +44,10 @@ describe('losses are counted', () => {
     connectionBurst(40, port); // 40 server-end sessions pass; about 22 records fit in a page
     probe.drain();
     const c = probe.counters();
-    assert.ok(seen.every((s) => s.localPort === port), 'only our sessions passed the filter');
+    assert.ok(
+      seen.every((s) => s.localPort === port),
+      'only our sessions passed the filter',
+    );
     assert.ok(c.lost_ringbuf_full > 0, `the ring overflowed: ${JSON.stringify(c)}`);
     assert.equal(c.sessions_delivered, c.sessions_emitted, 'every written record reached JavaScript');
     assert.equal(seen.length, c.sessions_delivered);

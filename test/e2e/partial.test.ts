@@ -123,13 +123,10 @@ describe('sessions older than the probe', () => {
       assert.ok(open.found >= 2 && open.namespaces >= 2, JSON.stringify(open));
       await driver.closeOpen(old.handle);
       const ends = await waitFor(probe, seen, (s) => s.localPort === old.clientPort || s.remotePort === old.clientPort, 2);
-      assert.deepEqual(
-        ends.map((s) => [s.localPort === listener ? 'server' : 'client', s.role, s.pid, s.ownerSource, s.localAddress, s.family]).sort(),
-        [
-          ['client', 'client', driver.hostPid, 'found', a.ipv6, 6],
-          ['server', 'server', driver.hostPid, 'found', a.ipv6, 6],
-        ],
-      );
+      assert.deepEqual(ends.map((s) => [s.localPort === listener ? 'server' : 'client', s.role, s.pid, s.ownerSource, s.localAddress, s.family]).sort(), [
+        ['client', 'client', driver.hostPid, 'found', a.ipv6, 6],
+        ['server', 'server', driver.hostPid, 'found', a.ipv6, 6],
+      ]);
     });
   });
 });

@@ -52,7 +52,17 @@ describe('in a pod (network and PID namespaces of its own)', function () {
   before(async () => {
     // The pod: unshare makes the namespaces and a /proc of the pod's own;
     // the agent becomes its PID 1 once loopback is up.
-    pod = new AgentProcess(['-j', ...comms], {}, ['unshare', '--net', '--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"']);
+    pod = new AgentProcess(['-j', ...comms], {}, [
+      'unshare',
+      '--net',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--kill-child',
+      'sh',
+      '-c',
+      'ip link set lo up && exec "$0" "$@"',
+    ]);
     await pod.ready();
     const deadline = Date.now() + 5000;
     while (!podPid && Date.now() < deadline) {
@@ -71,7 +81,7 @@ describe('in a pod (network and PID namespaces of its own)', function () {
     pod?.kill();
   });
 
-  it('scope auto: says it is in a pod, traces only the pod\'s sessions, with the pod\'s PIDs', async () => {
+  it("scope auto: says it is in a pod, traces only the pod's sessions, with the pod's PIDs", async () => {
     assert.match(pod!.stderr, /scope auto: pod \(the agent runs in its own namespaces: network \d+\)/);
     const hostAll = joinPod(['--scope', 'host', ...comms]);
     const onlyPid = joinPod(['--scope', 'host', '-p', String(inPod.pid)]);
@@ -168,8 +178,15 @@ describe("container ids from the owner's cgroup", function () {
     const of = (t: { serverPort: number }) => (s: Json) => s.lport === t.serverPort || s.rport === t.serverPort;
     const inSessions = await waitForSessions(agent, of(t1), 2);
     const outSessions = await waitForSessions(agent, of(t2), 2);
-    assert.deepEqual(inSessions.map((s) => s.container_id), [ID, ID], agent.describe());
-    assert.deepEqual(outSessions.map((s) => s.container_id), [null, null]);
+    assert.deepEqual(
+      inSessions.map((s) => s.container_id),
+      [ID, ID],
+      agent.describe(),
+    );
+    assert.deepEqual(
+      outSessions.map((s) => s.container_id),
+      [null, null],
+    );
     const exit = await agent.stop('SIGINT');
     assert.match(exit.stderr, /container_lookups_failed=0/);
   });

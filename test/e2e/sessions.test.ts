@@ -64,7 +64,10 @@ function assertTiming(s: TcpSession, c: Conversation, established: boolean): voi
   }
   const start = wallMs(s.startTime);
   const end = wallMs(s.endTime);
-  assert.ok(start >= c.startedMs - CLOCK_SLACK_MS, `start ${new Date(start).toISOString()} not before the client started (${new Date(c.startedMs).toISOString()})`);
+  assert.ok(
+    start >= c.startedMs - CLOCK_SLACK_MS,
+    `start ${new Date(start).toISOString()} not before the client started (${new Date(c.startedMs).toISOString()})`,
+  );
   assert.ok(end <= c.endedMs + CLOCK_SLACK_MS, `end ${new Date(end).toISOString()} not after both peers finished (${new Date(c.endedMs).toISOString()})`);
   assert.ok(start <= end, 'start <= end');
   assert.ok(Math.abs(end - start - s.durationNs / 1e6) < 1, `endTime - startTime (${end - start} ms) equals durationNs (${s.durationNs / 1e6} ms)`);
@@ -158,7 +161,10 @@ describe('SessionProbe on the real kernel', function () {
     const expected = (COUNTERS as readonly CounterSpec[]).filter((c) => c.source === 'kernel' || c.source === 'reader').map((c) => c.name);
     assert.deepEqual(Object.keys(counters).sort(), expected.sort());
     for (const [name, value] of Object.entries(counters)) assert.ok(Number.isInteger(value) && value >= 0, `${name}: ${value}`);
-    assert.ok(programs.some((p) => p.name === 'set_state_btf' || p.name === 'set_state_tp'), JSON.stringify(programs.map((p) => p.name)));
+    assert.ok(
+      programs.some((p) => p.name === 'set_state_btf' || p.name === 'set_state_tp'),
+      JSON.stringify(programs.map((p) => p.name)),
+    );
   });
 
   describe('on loopback', function () {
@@ -273,7 +279,10 @@ describe('SessionProbe on the real kernel', function () {
       probe.assertStarted();
       // Several conversations, both close orders: the loopback peer's softirq
       // context must never leak into the other end's owner.
-      for (const [clientClose, serverClose] of [['first', 'second'], ['second', 'first']] as const) {
+      for (const [clientClose, serverClose] of [
+        ['first', 'second'],
+        ['second', 'first'],
+      ] as const) {
         const c = await converse({ host: '127.0.0.1', clientSends: 5, serverSends: 7, clientClose, serverClose });
         assert.notEqual(c.client.pid, c.server.pid);
         const { client, server } = await endsOf(probe, c);
@@ -409,7 +418,7 @@ describe('SessionProbe on the real kernel', function () {
       assert.deepEqual([s.role, s.pid, s.comm, s.remotePort, s.bytesReceived], ['server', c.server.pid, c.server.name, clientPort, 300]);
     });
 
-    it('PIDs: only the listed process\'s end passes', async function () {
+    it("PIDs: only the listed process's end passes", async function () {
       probe.assertStarted();
       const { c, before } = await filtered('127.0.0.1', (_s, client) => ({ ...ANY, pids: [client.pid] }));
       const cp = c.clientDone.localPort;
@@ -425,12 +434,14 @@ describe('SessionProbe on the real kernel', function () {
       const v6 = await converse({ host: '::1', clientSends: 1, serverSends: 2, clientClose: 'first', serverClose: 'second' });
       const p4 = v4.clientDone.localPort;
       const p6 = v6.clientDone.localPort;
-      const got = await expectOnly(
-        [byPorts(p6, v6.serverPort), byPorts(v6.serverPort, p6)],
-        [byPorts(p4, v4.serverPort), byPorts(v4.serverPort, p4)],
-        before,
+      const got = await expectOnly([byPorts(p6, v6.serverPort), byPorts(v6.serverPort, p6)], [byPorts(p4, v4.serverPort), byPorts(v4.serverPort, p4)], before);
+      assert.deepEqual(
+        got.map((s) => [s.family, s.role]),
+        [
+          [6, 'client'],
+          [6, 'server'],
+        ],
       );
-      assert.deepEqual(got.map((s) => [s.family, s.role]), [[6, 'client'], [6, 'server']]);
     });
 
     it('a combination: family AND local port AND pid (any of two)', async function () {
@@ -510,10 +521,7 @@ describe('SessionProbe attach mechanisms', function () {
         probe.assertStarted();
         const c = await converse({ host: '::1', clientSends: 11, serverSends: 22, clientClose: 'second', serverClose: 'first' });
         const { client, server } = await endsOf(probe, c);
-        assert.deepEqual(
-          [client.family, client.outcome, server.outcome, client.bytesSent, server.bytesSent],
-          [6, 'closed_by_peer', 'closed_locally', 11, 22],
-        );
+        assert.deepEqual([client.family, client.outcome, server.outcome, client.bytesSent, server.bytesSent], [6, 'closed_by_peer', 'closed_locally', 11, 22]);
       });
     });
   }

@@ -15,10 +15,13 @@ import { driverName, killAllDrivers, startSessionDriver } from '../support/sessi
 import { GUEST_CASES } from './guest-cases';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const expectations = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '').split(',').filter(Boolean).map((e) => {
-  const eq = e.indexOf('=');
-  return eq < 0 ? [e, ''] : [e.slice(0, eq), e.slice(eq + 1)];
-});
+const expectations = (process.env.TCPLIFE_MATRIX_EXPECT_OFF ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((e) => {
+    const eq = e.indexOf('=');
+    return eq < 0 ? [e, ''] : [e.slice(0, eq), e.slice(eq + 1)];
+  });
 const expectOff = expectations.map(([name]) => name);
 
 describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {
@@ -75,7 +78,11 @@ describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {
       'open-sessions': /off: sessions open at start/,
     };
     const off = Object.keys(names).filter((n) => offLines.some((l) => names[n].test(l)));
-    assert.deepEqual(off, Object.keys(names).filter((n) => expectOff.includes(n)), `parts off: ${offLines.join(' | ')}`);
+    assert.deepEqual(
+      off,
+      Object.keys(names).filter((n) => expectOff.includes(n)),
+      `parts off: ${offLines.join(' | ')}`,
+    );
     for (const [name, words] of expectations) {
       const line = offLines.find((l) => names[name].test(l))!;
       if (words) assert.ok(line.includes(words), `the off line of ${name} should say "${words}": ${line}`);
@@ -88,22 +95,17 @@ describe(`kernel ${process.env.TCPLIFE_MATRIX_KERNEL ?? '?'}`, function () {
 
   it(GUEST_CASES.openAtStart, function () {
     assert.match(stderr, /found [1-9]\d* TCP sessions open at start/);
-    assert.deepEqual(
-      oldEnds.map((l) => [l.lport === oldPorts.client ? 'client' : 'server', l.role, l.pid, l.partial, l.tx_bytes, l.rx_bytes]).sort(),
-      [
-        ['client', 'client', driverPid, true, 1, 1],
-        ['server', 'server', driverPid, true, 1, 1],
-      ],
-    );
+    assert.deepEqual(oldEnds.map((l) => [l.lport === oldPorts.client ? 'client' : 'server', l.role, l.pid, l.partial, l.tx_bytes, l.rx_bytes]).sort(), [
+      ['client', 'client', driverPid, true, 1, 1],
+      ['server', 'server', driverPid, true, 1, 1],
+    ]);
   });
 
   it(GUEST_CASES.spans, function () {
     const num = (s: ReceivedSpan, k: string) => Number(s.attributes[k]); // OTLP ints decode as bigint
     const problems: string[] = [];
     for (const e of expected) {
-      const hits = spans.filter(
-        (s) => num(s, 'network.peer.port') === e.rport && (e.lport < 0 || num(s, 'network.local.port') === e.lport),
-      );
+      const hits = spans.filter((s) => num(s, 'network.peer.port') === e.rport && (e.lport < 0 || num(s, 'network.local.port') === e.lport));
       if (hits.length !== 1) {
         problems.push(`${e.what}: ${hits.length} spans`);
         continue;

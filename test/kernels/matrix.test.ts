@@ -47,9 +47,12 @@ function runGuest(k: MatrixKernel, outDir: string): Promise<{ status: number | n
     process.execPath,
     path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'),
     '--no-config',
-    '--reporter', 'json',
-    '--reporter-option', `output=${path.join(outDir, GUEST_REPORT)}`,
-    '--timeout', '300000',
+    '--reporter',
+    'json',
+    '--reporter-option',
+    `output=${path.join(outDir, GUEST_REPORT)}`,
+    '--timeout',
+    '300000',
     path.join(ROOT, 'dist', 'test', 'kernels', 'guest-suite.js'),
   ];
   return new Promise((resolve) => {
@@ -58,7 +61,9 @@ function runGuest(k: MatrixKernel, outDir: string): Promise<{ status: number | n
       env: {
         ...process.env,
         TCPLIFE_MATRIX_KERNEL: k.name,
-        TCPLIFE_MATRIX_EXPECT_OFF: Object.entries(k.expectOff).map(([name, words]) => `${name}=${words}`).join(','),
+        TCPLIFE_MATRIX_EXPECT_OFF: Object.entries(k.expectOff)
+          .map(([name, words]) => `${name}=${words}`)
+          .join(','),
         BOOT_KERNEL_ENV: 'TCPLIFE_MATRIX_KERNEL TCPLIFE_MATRIX_EXPECT_OFF',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,7 +116,10 @@ for (const k of MATRIX) {
         assert.equal(trouble, '', trouble);
         const failed = report.failures.find((t) => t.title === title);
         assert.ok(!failed, `in the guest: ${failed?.err?.message}`);
-        assert.ok(report.passes.some((t) => t.title === title), `the guest did not run "${title}"`);
+        assert.ok(
+          report.passes.some((t) => t.title === title),
+          `the guest did not run "${title}"`,
+        );
       });
     }
   });

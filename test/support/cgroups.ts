@@ -31,7 +31,7 @@ export function cgroup2Mount(): string {
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
     const [left, right] = line.split(' - ');
-    if (!right || right.split(' ')[0] !== 'cgroup2') continue;
+    if (right?.split(' ')[0] !== 'cgroup2') continue;
     return left.split(' ')[4];
   }
   throw new Error('cgroup v2 is not mounted (no cgroup2 line in /proc/self/mountinfo)');
@@ -47,10 +47,7 @@ export function cgroupDirOf(pid: number | 'self'): string {
 }
 
 function procsOf(dir: string): number[] {
-  return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
 }
 
 /** Kills every process in `dir` and below, waits until none is left, removes the directories. */

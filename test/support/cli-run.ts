@@ -3,7 +3,7 @@
  * piped, as a user's `tcplife-otel | grep` would, and records each stdout
  * line with the time it arrived.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { within } from './peers';
 

@@ -101,7 +101,10 @@ export async function startH2Sniffer(target: { host: string; port: number }): Pr
         upstream.destroy();
       });
     }
-    const parser = new ClientStreamParser((m) => messages.push(m), (e) => errors.push(e));
+    const parser = new ClientStreamParser(
+      (m) => messages.push(m),
+      (e) => errors.push(e),
+    );
     client.on('data', (chunk: Buffer) => parser.feed(chunk));
     client.pipe(upstream);
     upstream.pipe(client);

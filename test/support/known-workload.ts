@@ -56,8 +56,24 @@ export async function runKnownWorkload(driver: SessionDriver, o: KnownWorkloadOp
     const t = await driver.talk({ host, port, clientSends, serverSends, close });
     const family = host === v4 ? 4 : 6;
     const base = { family, laddr: host, raddr: host } as const;
-    const client = { ...base, what: `${what}: client`, lport: t.clientPort, rport: t.serverPort, role: 'client' as const, tx_bytes: clientSends, rx_bytes: serverSends };
-    const server = { ...base, what: `${what}: server`, lport: t.serverPort, rport: t.clientPort, role: 'server' as const, tx_bytes: serverSends, rx_bytes: clientSends };
+    const client = {
+      ...base,
+      what: `${what}: client`,
+      lport: t.clientPort,
+      rport: t.serverPort,
+      role: 'client' as const,
+      tx_bytes: clientSends,
+      rx_bytes: serverSends,
+    };
+    const server = {
+      ...base,
+      what: `${what}: server`,
+      lport: t.serverPort,
+      rport: t.clientPort,
+      role: 'server' as const,
+      tx_bytes: serverSends,
+      rx_bytes: clientSends,
+    };
     if (close === 'client-first') {
       ends.push({ ...client, outcome: 'closed_locally', error: null, ...owner });
       ends.push({ ...server, outcome: 'closed_by_peer', error: null, ...owner }); // close() after the FIN: LAST_ACK
@@ -79,7 +95,20 @@ export async function runKnownWorkload(driver: SessionDriver, o: KnownWorkloadOp
   const refusal = await driver.refuse(v4, closed);
   if (refusal.error !== 'ECONNREFUSED') throw new Error(`the refused connect failed with ${refusal.error}`);
   // The refused end's local port is not reported by connect(): matched by its remote port alone.
-  ends.push({ what: 'IPv4, refused', family: 4, laddr: v4, lport: -1, raddr: v4, rport: closed, role: 'client', outcome: 'refused', error: 'ECONNREFUSED', ...owner, tx_bytes: 0, rx_bytes: 0 });
+  ends.push({
+    what: 'IPv4, refused',
+    family: 4,
+    laddr: v4,
+    lport: -1,
+    raddr: v4,
+    rport: closed,
+    role: 'client',
+    outcome: 'refused',
+    error: 'ECONNREFUSED',
+    ...owner,
+    tx_bytes: 0,
+    rx_bytes: 0,
+  });
   return ends;
 }
 

@@ -118,9 +118,7 @@ export function createNetnsPair(): NetnsPair {
 function waitForCarrier(pair: NetnsPair): void {
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const up = [pair.a, pair.b].every((end) =>
-      /LOWER_UP/.test(ip(['-n', end.netns, '-br', 'link', 'show', 'dev', end.ifname])),
-    );
+    const up = [pair.a, pair.b].every((end) => /LOWER_UP/.test(ip(['-n', end.netns, '-br', 'link', 'show', 'dev', end.ifname])));
     if (up) return;
     if (Date.now() > deadline) throw new Error(`veth ${pair.a.ifname}/${pair.b.ifname} never came up`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);

@@ -20,31 +20,23 @@
 //   bytes -> Buffer, array -> array, kvlist -> object.
 // - `metricRequests[i].request` is decoded the same way; `metrics()` flattens it
 //   into one ReceivedMetricPoint per data point (see that type).
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { execFileSync } from "node:child_process";
-import { EventEmitter } from "node:events";
-import * as grpc from "@grpc/grpc-js";
-import * as protobuf from "protobufjs";
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import * as protobuf from 'protobufjs';
 
-export const EXPORT_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-export const METRICS_EXPORT_PATH = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+export const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+export const METRICS_EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
 /** OTLP enum values, as decoded (enums: Number). */
 export const SpanKind = { UNSPECIFIED: 0, INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
 export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 export const AggregationTemporality = { UNSPECIFIED: 0, DELTA: 1, CUMULATIVE: 2 } as const;
 
-export type AttrValue =
-  | string
-  | boolean
-  | bigint
-  | number
-  | Buffer
-  | null
-  | AttrValue[]
-  | { [key: string]: AttrValue };
+export type AttrValue = string | boolean | bigint | number | Buffer | null | AttrValue[] | { [key: string]: AttrValue };
 export type Attributes = Record<string, AttrValue>;
 
 export interface ReceivedSpan {
@@ -80,7 +72,7 @@ export interface ReceivedSpan {
   requestIndex: number;
 }
 
-export type MetricType = "gauge" | "sum" | "histogram" | "exponentialHistogram" | "summary";
+export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary';
 
 /** Details of a HistogramDataPoint (counts as BigInt: they are fixed64). */
 export interface ReceivedHistogram {
@@ -221,11 +213,7 @@ export interface OtlpReceiver {
    * which `predicate` (default: any) holds, as soon as there is one;
    * rejects after timeoutMs naming what did arrive.
    */
-  waitForMetric(
-    name: string,
-    predicate?: (point: ReceivedMetricPoint) => boolean,
-    timeoutMs?: number,
-  ): Promise<ReceivedMetricPoint>;
+  waitForMetric(name: string, predicate?: (point: ReceivedMetricPoint) => boolean, timeoutMs?: number): Promise<ReceivedMetricPoint>;
   close(): Promise<void>;
 }
 
@@ -233,14 +221,11 @@ let cachedRoot: protobuf.Root | undefined;
 
 /** Directory holding the .proto files, from src (test/support) or build (dist/test/support). */
 export function otlpProtoDir(): string {
-  const candidates = [
-    path.join(__dirname, "otlp"),
-    path.resolve(__dirname, "../../../test/support/otlp"),
-  ];
+  const candidates = [path.join(__dirname, 'otlp'), path.resolve(__dirname, '../../../test/support/otlp')];
   for (const dir of candidates) {
-    if (fs.existsSync(path.join(dir, "opentelemetry/proto/collector/trace/v1/trace_service.proto"))) return dir;
+    if (fs.existsSync(path.join(dir, 'opentelemetry/proto/collector/trace/v1/trace_service.proto'))) return dir;
   }
-  throw new Error(`OTLP .proto files not found in ${candidates.join(" or ")}`);
+  throw new Error(`OTLP .proto files not found in ${candidates.join(' or ')}`);
 }
 
 /** The protobufjs Root with the OTLP trace and metrics schemas (loaded once). */
@@ -250,13 +235,9 @@ export function otlpRoot(): protobuf.Root {
   const root = new protobuf.Root();
   // Imports are written relative to the proto root, as in opentelemetry-proto.
   root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(dir, target));
-  root.loadSync(
-    [
-      "opentelemetry/proto/collector/trace/v1/trace_service.proto",
-      "opentelemetry/proto/collector/metrics/v1/metrics_service.proto",
-    ],
-    { keepCase: false },
-  );
+  root.loadSync(['opentelemetry/proto/collector/trace/v1/trace_service.proto', 'opentelemetry/proto/collector/metrics/v1/metrics_service.proto'], {
+    keepCase: false,
+  });
   root.resolveAll();
   cachedRoot = root;
   return root;
@@ -271,13 +252,13 @@ const TO_OBJECT: protobuf.IConversionOptions = {
 
 /** Decodes an ExportTraceServiceRequest body (see the decoding notes at the top). */
 export function decodeExportRequest(body: Uint8Array): any {
-  const type = otlpRoot().lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest");
+  const type = otlpRoot().lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
   return type.toObject(type.decode(body), TO_OBJECT);
 }
 
 /** Decodes an ExportMetricsServiceRequest body (see the decoding notes at the top). */
 export function decodeMetricsExportRequest(body: Uint8Array): any {
-  const type = otlpRoot().lookupType("opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest");
+  const type = otlpRoot().lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
   return type.toObject(type.decode(body), TO_OBJECT);
 }
 
@@ -286,26 +267,26 @@ function encodeResponse(typeName: string): Buffer {
   return Buffer.from(type.encode(type.create({})).finish());
 }
 
-const hex = (b: Uint8Array | undefined | null): string => (b ? Buffer.from(b).toString("hex") : "");
+const hex = (b: Uint8Array | undefined | null): string => (b ? Buffer.from(b).toString('hex') : '');
 const nanos = (v: string | number | undefined | null): bigint => BigInt(v ?? 0);
 
 /** Converts a decoded AnyValue to a plain value that keeps the OTLP type. */
 export function anyValue(v: any): AttrValue {
-  if (!v || !v.value) return null;
+  if (!v?.value) return null;
   switch (v.value) {
-    case "stringValue":
+    case 'stringValue':
       return v.stringValue;
-    case "boolValue":
+    case 'boolValue':
       return v.boolValue;
-    case "intValue":
+    case 'intValue':
       return BigInt(v.intValue);
-    case "doubleValue":
+    case 'doubleValue':
       return v.doubleValue;
-    case "bytesValue":
+    case 'bytesValue':
       return Buffer.from(v.bytesValue);
-    case "arrayValue":
+    case 'arrayValue':
       return (v.arrayValue?.values ?? []).map(anyValue);
-    case "kvlistValue":
+    case 'kvlistValue':
       return attributes(v.kvlistValue?.values);
     default:
       return null;
@@ -326,15 +307,15 @@ export function flattenSpans(request: any, requestIndex = 0): ReceivedSpan[] {
     const resource = {
       attributes: attributes(rs.resource?.attributes),
       droppedAttributesCount: rs.resource?.droppedAttributesCount ?? 0,
-      schemaUrl: rs.schemaUrl ?? "",
+      schemaUrl: rs.schemaUrl ?? '',
     };
     for (const ss of rs.scopeSpans ?? []) {
       const scope = {
-        name: ss.scope?.name ?? "",
-        version: ss.scope?.version ?? "",
+        name: ss.scope?.name ?? '',
+        version: ss.scope?.version ?? '',
         attributes: attributes(ss.scope?.attributes),
         droppedAttributesCount: ss.scope?.droppedAttributesCount ?? 0,
-        schemaUrl: ss.schemaUrl ?? "",
+        schemaUrl: ss.schemaUrl ?? '',
       };
       for (const s of ss.spans ?? []) {
         out.push({
@@ -365,7 +346,7 @@ export function flattenSpans(request: any, requestIndex = 0): ReceivedSpan[] {
             flags: l.flags,
           })),
           droppedLinksCount: s.droppedLinksCount,
-          status: { code: s.status?.code ?? 0, message: s.status?.message ?? "" },
+          status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
           resource,
           scope,
           requestIndex,
@@ -376,17 +357,16 @@ export function flattenSpans(request: any, requestIndex = 0): ReceivedSpan[] {
   return out;
 }
 
-const METRIC_TYPES: readonly MetricType[] = ["gauge", "sum", "histogram", "exponentialHistogram", "summary"];
+const METRIC_TYPES: readonly MetricType[] = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'];
 
 /** A proto3 `optional double`: undefined when absent (decoded with oneofs: true). */
-const optionalDouble = (point: any, field: string): number | undefined =>
-  point[`_${field}`] === field ? point[field] : undefined;
+const optionalDouble = (point: any, field: string): number | undefined => (point[`_${field}`] === field ? point[field] : undefined);
 const counts = (values: any[] | undefined | null): bigint[] => (values ?? []).map((v) => BigInt(v));
 
 /** The NumberDataPoint value with its OTLP type: as_int -> bigint, as_double -> number. */
 function numberValue(p: any): number | bigint | undefined {
-  if (p.value === "asInt") return BigInt(p.asInt);
-  if (p.value === "asDouble") return p.asDouble;
+  if (p.value === 'asInt') return BigInt(p.asInt);
+  if (p.value === 'asDouble') return p.asDouble;
   return undefined;
 }
 
@@ -397,15 +377,15 @@ export function flattenMetrics(request: any, requestIndex = 0): ReceivedMetricPo
     const resource = {
       attributes: attributes(rm.resource?.attributes),
       droppedAttributesCount: rm.resource?.droppedAttributesCount ?? 0,
-      schemaUrl: rm.schemaUrl ?? "",
+      schemaUrl: rm.schemaUrl ?? '',
     };
     for (const sm of rm.scopeMetrics ?? []) {
       const scope = {
-        name: sm.scope?.name ?? "",
-        version: sm.scope?.version ?? "",
+        name: sm.scope?.name ?? '',
+        version: sm.scope?.version ?? '',
         attributes: attributes(sm.scope?.attributes),
         droppedAttributesCount: sm.scope?.droppedAttributesCount ?? 0,
-        schemaUrl: sm.schemaUrl ?? "",
+        schemaUrl: sm.schemaUrl ?? '',
       };
       for (const m of sm.metrics ?? []) {
         const type = METRIC_TYPES.find((t) => t === m.data);
@@ -428,32 +408,32 @@ export function flattenMetrics(request: any, requestIndex = 0): ReceivedMetricPo
             scope,
             requestIndex,
           };
-          if (type === "sum") point.isMonotonic = data.isMonotonic;
-          if (type === "sum" || type === "histogram" || type === "exponentialHistogram") {
+          if (type === 'sum') point.isMonotonic = data.isMonotonic;
+          if (type === 'sum' || type === 'histogram' || type === 'exponentialHistogram') {
             point.aggregationTemporality = data.aggregationTemporality;
           }
           switch (type) {
-            case "gauge":
-            case "sum":
+            case 'gauge':
+            case 'sum':
               point.value = numberValue(p);
               break;
-            case "histogram":
+            case 'histogram':
               point.histogram = {
                 count: BigInt(p.count),
-                sum: optionalDouble(p, "sum"),
-                min: optionalDouble(p, "min"),
-                max: optionalDouble(p, "max"),
+                sum: optionalDouble(p, 'sum'),
+                min: optionalDouble(p, 'min'),
+                max: optionalDouble(p, 'max'),
                 bucketCounts: counts(p.bucketCounts),
                 explicitBounds: [...(p.explicitBounds ?? [])],
               };
               point.value = point.histogram.sum;
               break;
-            case "exponentialHistogram":
+            case 'exponentialHistogram':
               point.exponentialHistogram = {
                 count: BigInt(p.count),
-                sum: optionalDouble(p, "sum"),
-                min: optionalDouble(p, "min"),
-                max: optionalDouble(p, "max"),
+                sum: optionalDouble(p, 'sum'),
+                min: optionalDouble(p, 'min'),
+                max: optionalDouble(p, 'max'),
                 scale: p.scale,
                 zeroCount: BigInt(p.zeroCount),
                 zeroThreshold: p.zeroThreshold,
@@ -462,7 +442,7 @@ export function flattenMetrics(request: any, requestIndex = 0): ReceivedMetricPo
               };
               point.value = point.exponentialHistogram.sum;
               break;
-            case "summary":
+            case 'summary':
               point.summary = {
                 count: BigInt(p.count),
                 sum: p.sum,
@@ -484,8 +464,8 @@ const identity = (b: Buffer): Buffer => b;
 /** The client certificate grpc-js saw on this call, if any. */
 function peerCertificate(call: grpc.ServerUnaryCall<Buffer, Buffer>): ReceivedPeerCertificate | undefined {
   const cert = call.getAuthContext?.()?.sslPeerCertificate;
-  if (!cert || !cert.fingerprint256) return undefined;
-  const cn = (name: any): string => String(name?.CN ?? "");
+  if (!cert?.fingerprint256) return undefined;
+  const cn = (name: any): string => String(name?.CN ?? '');
   return { subjectCN: cn(cert.subject), issuerCN: cn(cert.issuer), fingerprint256: cert.fingerprint256 };
 }
 
@@ -500,7 +480,7 @@ function exportMethod(methodPath: string): grpc.ServiceDefinition {
       requestDeserialize: identity,
       responseSerialize: identity,
       responseDeserialize: identity,
-      originalName: "Export",
+      originalName: 'Export',
     },
   };
 }
@@ -531,7 +511,7 @@ function exportHandler(
     }
     let answer: RespondResult = respond ? respond(index) : grpc.status.OK;
     if (decodeError) answer = { code: grpc.status.INVALID_ARGUMENT, details: `cannot decode: ${decodeError}` };
-    const code = typeof answer === "number" ? answer : answer.code;
+    const code = typeof answer === 'number' ? answer : answer.code;
     const peer = peerCertificate(call);
     into.push({
       index,
@@ -546,20 +526,14 @@ function exportHandler(
     if (code === grpc.status.OK) {
       callback(null, encodeResponse(responseType));
     } else {
-      const details = typeof answer === "number" ? `simulated ${grpc.status[code]}` : (answer.details ?? grpc.status[code]);
+      const details = typeof answer === 'number' ? `simulated ${grpc.status[code]}` : (answer.details ?? grpc.status[code]);
       callback({ code, details, metadata: new grpc.Metadata() } as grpc.ServerErrorResponse, null);
     }
   };
 }
 
 /** Resolves when check() returns a value (re-checked on each `event`); rejects after timeoutMs with describe(). */
-function waitFor<T>(
-  events: EventEmitter,
-  event: string,
-  check: () => T | undefined,
-  timeoutMs: number,
-  describe: () => string,
-): Promise<T> {
+function waitFor<T>(events: EventEmitter, event: string, check: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
   return new Promise((resolve, reject) => {
     const attempt = (): boolean => {
       const result = check();
@@ -593,10 +567,10 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       requests,
       decodeExportRequest,
       { resourceSpans: [] },
-      "opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse",
+      'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse',
       options.respond,
       events,
-      "request",
+      'request',
     ),
   });
   server.addService(exportMethod(METRICS_EXPORT_PATH), {
@@ -604,10 +578,10 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       metricRequests,
       decodeMetricsExportRequest,
       { resourceMetrics: [] },
-      "opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse",
+      'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse',
       options.respondMetrics,
       events,
-      "metricRequest",
+      'metricRequest',
     ),
   });
 
@@ -637,7 +611,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     waitForSpans(n: number, timeoutMs = 5000): Promise<ReceivedSpan[]> {
       return waitFor(
         events,
-        "request",
+        'request',
         () => {
           const all = spans();
           return all.length >= n ? all : undefined;
@@ -646,15 +620,14 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         () => `waitForSpans(${n}): only ${spans().length} span(s) in ${requests.length} request(s) after ${timeoutMs} ms`,
       );
     },
-    waitForMetric(
-      name: string,
-      predicate: (point: ReceivedMetricPoint) => boolean = () => true,
-      timeoutMs = 5000,
-    ): Promise<ReceivedMetricPoint> {
+    waitForMetric(name: string, predicate: (point: ReceivedMetricPoint) => boolean = () => true, timeoutMs = 5000): Promise<ReceivedMetricPoint> {
       return waitFor(
         events,
-        "metricRequest",
-        () => metrics().filter((p) => p.name === name && predicate(p)).pop(),
+        'metricRequest',
+        () =>
+          metrics()
+            .filter((p) => p.name === name && predicate(p))
+            .pop(),
         timeoutMs,
         () => {
           const all = metrics();
@@ -685,9 +658,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
 
 /** A short description of a point for failure messages (BigInts printed as numbers). */
 export function describePoint(p: ReceivedMetricPoint): string {
-  return JSON.stringify({ type: p.type, value: p.value, attributes: p.attributes }, (_k, v) =>
-    typeof v === "bigint" ? `${v}n` : v,
-  );
+  return JSON.stringify({ type: p.type, value: p.value, attributes: p.attributes }, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 export interface SelfSignedCert {
@@ -708,23 +679,34 @@ export interface SelfSignedCert {
  * `tls.clientCa` when it is a client's certificate (any CN).
  */
 export function makeSelfSignedCert(options: { commonName?: string } = {}): SelfSignedCert {
-  const commonName = options.commonName ?? "localhost";
+  const commonName = options.commonName ?? 'localhost';
   if (!/^[A-Za-z0-9.-]+$/.test(commonName)) throw new Error(`bad common name ${JSON.stringify(commonName)}`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "otlp-cert-"));
-  const keyPath = path.join(dir, "key.pem");
-  const certPath = path.join(dir, "cert.pem");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-cert-'));
+  const keyPath = path.join(dir, 'key.pem');
+  const certPath = path.join(dir, 'cert.pem');
   try {
     execFileSync(
-      "openssl",
+      'openssl',
       [
-        "req", "-x509", "-nodes",
-        "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-keyout", keyPath, "-out", certPath,
-        "-days", "2",
-        "-subj", `/CN=${commonName}`,
-        "-addext", `subjectAltName=DNS:${commonName}${commonName === "localhost" ? ",IP:127.0.0.1" : ""}`,
+        'req',
+        '-x509',
+        '-nodes',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${commonName}`,
+        '-addext',
+        `subjectAltName=DNS:${commonName}${commonName === 'localhost' ? ',IP:127.0.0.1' : ''}`,
       ],
-      { stdio: ["ignore", "ignore", "pipe"], timeout: 15000 },
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 15000 },
     );
     return {
       cert: fs.readFileSync(certPath),

@@ -5,7 +5,7 @@
  * Inside a namespace it runs as `ip netns exec NS <symlink> peer-main.js
  * CONFIG`; ip execs the command in place, so the pid stays the child's.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -234,11 +234,7 @@ export async function converse(o: ConversationOptions): Promise<Conversation> {
     await o.beforeConnect(server, client, serverPort);
     client.go();
   }
-  const [serverDone, clientDone] = await within(
-    Promise.all([server.done, client.done]),
-    10_000,
-    `${server.name} and ${client.name} to finish`,
-  );
+  const [serverDone, clientDone] = await within(Promise.all([server.done, client.done]), 10_000, `${server.name} and ${client.name} to finish`);
   const endedMs = Date.now();
   if (serverDone.event !== 'done') throw new Error(`server reported ${serverDone.event}`);
   if (clientDone.event !== 'done') throw new Error(`client reported ${clientDone.event}`);

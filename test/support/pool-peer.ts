@@ -2,7 +2,7 @@
  * Runs pool-peer-main.js: one server process and one client process holding
  * many connections between them, closed on command in batches.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { within } from './peers';
 

@@ -26,7 +26,7 @@ export class SessionCollector {
   /** Starts the probe; never throws (the error is rethrown by every later use). */
   start(filters: KernelFilters = ANY): void {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // Loaded here, so that a missing addon fails this test, not the import of the file.
       const { SessionProbe: Probe } = require('../../src/kernel/probe') as typeof import('../../src/kernel/probe');
       const probe = new Probe(this.options);
       this.info = probe.start(filters, (batch) => {

@@ -118,7 +118,7 @@ export interface DriverOptions {
   timeoutMs?: number;
 }
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, socket, struct, sys, time, os
 
 listeners = {}

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * Mocha's Spec reporter plus one closing line that CI reads to count tests:
  *

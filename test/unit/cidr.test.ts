@@ -32,7 +32,10 @@ describe('parseCidr', () => {
     for (const bad of ['', '10.0.0.0/33', '10.0.0/8', '10.0.0.0/', '10.0.0.0/08', '::1/129', 'fe80::1%eth0', 'localhost', '10.0.0.0/8/8', ' 10.0.0.0/8']) {
       assert.throws(() => parseCidr(bad), CidrError, bad);
     }
-    assert.throws(() => parseCidr('::1/129'), (e: CidrError) => e.detail.maxPrefix === 128 && e.detail.family === 6);
+    assert.throws(
+      () => parseCidr('::1/129'),
+      (e: CidrError) => e.detail.maxPrefix === 128 && e.detail.family === 6,
+    );
     assert.throws(() => parseCidr(7 as unknown as string), /CIDR must be a string, got number/);
   });
 });

@@ -13,17 +13,112 @@ import { rng } from '../support/rng';
 
 /** Values chosen to hurt: numbers at and past every limit, syntax fragments, encodings. */
 const HOSTILE: unknown[] = [
-  '', ' ', ',', ',,,', '-', '--', '-1', '0', '1', '65535', '65536', '4194304', '4194305', '2147483647', '2147483648',
-  '9007199254740993', '99999999999999999999999999', '1e3', '0x10', '1.5', 'NaN', 'Infinity', '+1', ' 80 ', '80,abc',
-  '80-', '-80', '80--90', '90-80', '1-65535', '0-65535', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.256/8', '::/129', ':::1',
-  '1.2.3.4/32/1', '10.0.0.1/8', 'fe80::1%eth0', '::ffff:10.0.0.1', '$(reboot)', '`id`', '; rm -rf /', '|| true',
-  "'; DROP TABLE x;--", '%s%s%n', '%00', '\u0000', '\n', 'a\nb', '\r\n', '\t', '\u202e', '\ud800', 'ünïcødé', '名前', '🙂',
-  '../../etc/passwd', '/..', '/a/../../b', '/proc/self/ns/net', '*', '[', '[]', '[a-', 'a'.repeat(10_000),
-  '1,'.repeat(5000), 'true', 'TRUE', 'yes', 'null', 'undefined', '{}', '[]', '__proto__', 'constructor',
-  'http://', 'https://[::1', 'http://u:p@h:1', 'k=v', '=v', 'k=', 'k=%zz', 'all', 'own', 'ipv4', 'json', 'failed',
+  '',
+  ' ',
+  ',',
+  ',,,',
+  '-',
+  '--',
+  '-1',
+  '0',
+  '1',
+  '65535',
+  '65536',
+  '4194304',
+  '4194305',
+  '2147483647',
+  '2147483648',
+  '9007199254740993',
+  '99999999999999999999999999',
+  '1e3',
+  '0x10',
+  '1.5',
+  'NaN',
+  'Infinity',
+  '+1',
+  ' 80 ',
+  '80,abc',
+  '80-',
+  '-80',
+  '80--90',
+  '90-80',
+  '1-65535',
+  '0-65535',
+  '10.0.0.0/33',
+  '10.0.0.0/-1',
+  '10.0.0.256/8',
+  '::/129',
+  ':::1',
+  '1.2.3.4/32/1',
+  '10.0.0.1/8',
+  'fe80::1%eth0',
+  '::ffff:10.0.0.1',
+  '$(reboot)',
+  '`id`',
+  '; rm -rf /',
+  '|| true',
+  "'; DROP TABLE x;--",
+  '%s%s%n',
+  '%00',
+  '\u0000',
+  '\n',
+  'a\nb',
+  '\r\n',
+  '\t',
+  '\u202e',
+  '\ud800',
+  'ünïcødé',
+  '名前',
+  '🙂',
+  '../../etc/passwd',
+  '/..',
+  '/a/../../b',
+  '/proc/self/ns/net',
+  '*',
+  '[',
+  '[]',
+  '[a-',
+  'a'.repeat(10_000),
+  '1,'.repeat(5000),
+  'true',
+  'TRUE',
+  'yes',
+  'null',
+  'undefined',
+  '{}',
+  '[]',
+  '__proto__',
+  'constructor',
+  'http://',
+  'https://[::1',
+  'http://u:p@h:1',
+  'k=v',
+  '=v',
+  'k=',
+  'k=%zz',
+  'all',
+  'own',
+  'ipv4',
+  'json',
+  'failed',
   // file-only shapes
-  0, -1, 1.5, 2 ** 53, -(2 ** 53), Number.MAX_VALUE, true, false, null, [], [null], [[1]], [{}], { a: 1 }, { a: { b: 1 } },
-  ['80', 80, '8000-8001'], Array(5000).fill(1),
+  0,
+  -1,
+  1.5,
+  2 ** 53,
+  -(2 ** 53),
+  Number.MAX_VALUE,
+  true,
+  false,
+  null,
+  [],
+  [null],
+  [[1]],
+  [{}],
+  { a: 1 },
+  { a: { b: 1 } },
+  ['80', 80, '8000-8001'],
+  Array(5000).fill(1),
 ];
 
 function randomText(r: () => number): string {
@@ -53,6 +148,7 @@ function attempt(argv: string[], env: Record<string, string>, what: string): boo
     for (const p of err.problems) {
       assert.ok(p.length < 700, `${what}: message of ${p.length} characters`);
       assert.doesNotMatch(p, /\n\s+at /, `${what}: stack trace in message`);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
       assert.doesNotMatch(p, /[\u0000-\u0009\u000b-\u001f]/, `${what}: raw control character in message`);
     }
     return false;
@@ -61,15 +157,14 @@ function attempt(argv: string[], env: Record<string, string>, what: string): boo
 
 /** What reaches the kernel: integers in range, family 0/4/6, normalized networks. */
 function checkKernelInput(filters: Parameters<typeof kernelFiltersFrom>[0], what: string): void {
-  let k;
+  let k: ReturnType<typeof kernelFiltersFrom>;
   try {
     k = kernelFiltersFrom(filters, FAKE_IO);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `${what}: kernelFiltersFrom threw ${err}`);
     return;
   }
-  const ints = (xs: number[] | undefined, max: number) =>
-    (xs ?? []).forEach((x) => assert.ok(Number.isInteger(x) && x >= 1 && x <= max, `${what}: ${x}`));
+  const ints = (xs: number[] | undefined, max: number) => (xs ?? []).forEach((x) => assert.ok(Number.isInteger(x) && x >= 1 && x <= max, `${what}: ${x}`));
   ints(k.pids, 4194304);
   ints(k.excludePids, 4194304);
   ints(k.localPorts, 65535);
@@ -107,7 +202,8 @@ describe('configuration fuzz', function () {
     const r = rng(11);
     for (const [, s] of all) {
       if (!s.env || s.env === 'TCPLIFE_CONFIG') continue;
-      for (const v of sample(r, 40).filter((x): x is string => typeof x === 'string')) attempt([], { [s.env]: v }, `${s.env}=${JSON.stringify(v).slice(0, 40)}`);
+      for (const v of sample(r, 40).filter((x): x is string => typeof x === 'string'))
+        attempt([], { [s.env]: v }, `${s.env}=${JSON.stringify(v).slice(0, 40)}`);
     }
   });
 
@@ -140,7 +236,13 @@ describe('configuration fuzz', function () {
       else if (how < 0.8 && s.env && s.env !== 'TCPLIFE_CONFIG') attempt([], { [s.env]: v }, `#${i} ${s.env}=${JSON.stringify(v)}`);
       else {
         const file = path.join(dir, 'r.yaml');
-        writeFileSync(file, `${key.split('.').map((p, d) => `${'  '.repeat(d)}${p}:`).join('\n')} ${JSON.stringify(v)}\n`);
+        writeFileSync(
+          file,
+          `${key
+            .split('.')
+            .map((p, d) => `${'  '.repeat(d)}${p}:`)
+            .join('\n')} ${JSON.stringify(v)}\n`,
+        );
         attempt(['--config', file], {}, `#${i} ${key}: ${JSON.stringify(v)} in a file`);
       }
     }
@@ -152,7 +254,11 @@ describe('configuration fuzz', function () {
       const file = path.join(dir, i % 2 ? 'g.yaml' : 'g.json');
       writeFileSync(file, randomText(r) + randomText(r));
       attempt(['--config', file], {}, `#${i} garbage file`);
-      attempt(Array.from({ length: 1 + Math.floor(r() * 4) }, () => randomText(r)), {}, `#${i} garbage argv`);
+      attempt(
+        Array.from({ length: 1 + Math.floor(r() * 4) }, () => randomText(r)),
+        {},
+        `#${i} garbage argv`,
+      );
     }
   });
 });

@@ -62,7 +62,10 @@ describe('configuration', () => {
       assert.equal(load(['--config', cfg]).otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://file:1');
       const l = load(['--config', cfg], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:2' });
       assert.equal(l.otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://env:2');
-      assert.equal(load(['--config', cfg, '--otlp-endpoint', 'http://flag:3'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:2' }).otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://flag:3');
+      assert.equal(
+        load(['--config', cfg, '--otlp-endpoint', 'http://flag:3'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:2' }).otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT,
+        'http://flag:3',
+      );
     });
 
     it('an empty variable is unset: the file value stands', () => {
@@ -84,7 +87,10 @@ describe('configuration', () => {
       const j = load(['--config', file('same.json', content)]).settings;
       const y = load(['--config', file('same.yml', content)]).settings;
       assert.deepEqual(j, { ...y, config: j.config });
-      assert.deepEqual(j.filters.remote_cidrs.map((c) => c.text), ['10.0.0.0/8']);
+      assert.deepEqual(
+        j.filters.remote_cidrs.map((c) => c.text),
+        ['10.0.0.0/8'],
+      );
       assert.deepEqual(j.filters.outcomes, ['refused', 'timeout', 'connect_failed', 'handshake_aborted', 'reset_by_peer', 'reset_locally']);
     });
 
@@ -96,14 +102,21 @@ describe('configuration', () => {
     });
 
     it('headers and resource attributes may be maps', () => {
-      const l = load(['--config', file('maps.yaml', { otel: { exporter_otlp: { headers: { authorization: 'Bearer a=b' } }, resource_attributes: { 'team.name': 'x y' } } })]);
+      const l = load([
+        '--config',
+        file('maps.yaml', { otel: { exporter_otlp: { headers: { authorization: 'Bearer a=b' } }, resource_attributes: { 'team.name': 'x y' } } }),
+      ]);
       assert.equal(l.otelEnv.OTEL_EXPORTER_OTLP_HEADERS, 'authorization=Bearer%20a%3Db');
       assert.equal(l.otelEnv.OTEL_RESOURCE_ATTRIBUTES, 'team.name=x%20y');
     });
 
     const bad: Array<[string, string, RegExp]> = [
       ['unknown.yaml', 'filterz: {}\n', /^filterz in .*unknown\.yaml: unknown key: expected one of config, scope, attach, verbose, output, filters,/],
-      ['nested.yaml', 'filters:\n  prots: [80]\n', /^filters\.prots in .*nested\.yaml: unknown key in filters: expected one of pids, exclude_self, comms, local_ports,/],
+      [
+        'nested.yaml',
+        'filters:\n  prots: [80]\n',
+        /^filters\.prots in .*nested\.yaml: unknown key in filters: expected one of pids, exclude_self, comms, local_ports,/,
+      ],
       ['self.yaml', 'config: other.yaml\n', /^config in .*self\.yaml: a configuration file cannot name another one$/],
       ['list.yaml', '- a\n- b\n', /^the top level in .*list\.yaml: expected a mapping of keys to values, found a list$/],
       ['scalar.yaml', 'filters: 3\n', /^filters in .*scalar\.yaml: expected a mapping of keys to values, found "3"$/],
@@ -112,12 +125,19 @@ describe('configuration', () => {
       ['dup.yaml', 'attach: auto\nattach: tp_btf\n', /^configuration file .*dup\.yaml: not valid YAML: Map keys must be unique/],
       ['config.toml', 'a = 1\n', /^configuration file .*config\.toml: expected a name ending in \.json, \.yaml or \.yml$/],
       ['null.yaml', 'attach:\n', /^attach in .*null\.yaml: empty value: how to attach/],
-      ['badvalue.yaml', 'filters:\n  local_ports: [80, abc]\n', /^filters\.local_ports in .*badvalue\.yaml: "\[80,\\"abc\\"\]" is not allowed: item 2 \("abc"\): expected a port from 1 to 65535/],
+      [
+        'badvalue.yaml',
+        'filters:\n  local_ports: [80, abc]\n',
+        /^filters\.local_ports in .*badvalue\.yaml: "\[80,\\"abc\\"\]" is not allowed: item 2 \("abc"\): expected a port from 1 to 65535/,
+      ],
     ];
     for (const [name, content, message] of bad) {
       it(`rejects ${name}`, () => {
         const p = problems(['--config', file(name, content)]);
-        assert.ok(p.some((m) => message.test(m)), p.join('\n'));
+        assert.ok(
+          p.some((m) => message.test(m)),
+          p.join('\n'),
+        );
       });
     }
 
@@ -126,8 +146,16 @@ describe('configuration', () => {
     });
 
     it('a YAML alias bomb is refused, not expanded', () => {
-      const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' +
-        Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`).join('\n') + '\n';
+      const bomb =
+        'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' +
+        Array.from(
+          { length: 8 },
+          (_, i) =>
+            `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+              .fill(`*${String.fromCharCode(97 + i)}`)
+              .join(',')}]`,
+        ).join('\n') +
+        '\n';
       const p = problems(['--config', file('bomb.yaml', bomb)]);
       assert.equal(p.length, 1);
       assert.match(p[0], /bomb\.yaml: not valid YAML|unknown key/);
@@ -135,7 +163,10 @@ describe('configuration', () => {
 
     it('__proto__ and constructor keys pollute nothing', () => {
       const p = problems(['--config', file('proto.json', '{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}}')]);
-      assert.ok(p.every((m) => /unknown key/.test(m)), p.join('\n'));
+      assert.ok(
+        p.every((m) => /unknown key/.test(m)),
+        p.join('\n'),
+      );
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
   });
@@ -155,11 +186,16 @@ describe('configuration', () => {
 
     it('list flags add up when repeated', () => {
       assert.deepEqual(load(['-p', '1', '-p', '2', '--pid=3']).settings.filters.pids, [1, 2, 3]);
-      assert.deepEqual(load(['--remote-cidr', '10.0.0.0/8', '--remote-cidr', '::1']).settings.filters.remote_cidrs.map((c) => c.text), ['10.0.0.0/8', '::1/128']);
+      assert.deepEqual(
+        load(['--remote-cidr', '10.0.0.0/8', '--remote-cidr', '::1']).settings.filters.remote_cidrs.map((c) => c.text),
+        ['10.0.0.0/8', '::1/128'],
+      );
     });
 
     it('a flag giving a setting two different values is an error naming both', () => {
-      assert.deepEqual(problems(['-4', '-6']), ['-4 and -6 cannot be used together: they set filters.family to different values ("ipv4" and "ipv6"); give one']);
+      assert.deepEqual(problems(['-4', '-6']), [
+        '-4 and -6 cannot be used together: they set filters.family to different values ("ipv4" and "ipv6"); give one',
+      ]);
       assert.deepEqual(problems(['-j', '-s']), ['-j and -s cannot be used together: they set output.format to different values ("json" and "csv"); give one']);
       assert.deepEqual(problems(['--attach', 'tp_btf', '--attach', 'tracepoint']), [
         '--attach and --attach cannot be used together: they set attach to different values ("tp_btf" and "tracepoint"); give one',
@@ -167,7 +203,9 @@ describe('configuration', () => {
     });
 
     it('JSON lines exclude table-only flags, with the reason', () => {
-      assert.deepEqual(problems(['-j', '-T']), ['-j (JSON lines) and -T cannot be used together: each JSON line already carries its start and end as RFC 3339 UTC timestamps']);
+      assert.deepEqual(problems(['-j', '-T']), [
+        '-j (JSON lines) and -T cannot be used together: each JSON line already carries its start and end as RFC 3339 UTC timestamps',
+      ]);
     });
 
     it('unknown options, missing values, values on switches and positionals are errors', () => {
@@ -189,21 +227,57 @@ describe('configuration', () => {
       [['-p', '4194305'], {}, '-p: "4194305" is not allowed: item 1 ("4194305"): expected a process id from 1 to 4194304'],
       [['-L', '80,abc'], {}, '-L: "80,abc" is not allowed: item 2 ("abc"): expected a port from 1 to 65535 or a range like 8000-8080'],
       [['-D', '-1'], {}, '-D: "-1" is not allowed: item 1 ("-1"): expected a port from 1 to 65535 or a range like 8000-8080'],
-      [['-L', '90-80'], {}, '-L: "90-80" is not allowed: item 1 ("90-80"): expected a port from 1 to 65535 or a range like 8000-8080 (a range\'s low end must not exceed its high end)'],
-      [['--local-cidr', '10.0.0.0/33'], {}, '--local-cidr: "10.0.0.0/33" is not allowed: item 1 ("10.0.0.0/33"): expected a prefix length from 0 to 32 for an IPv4 network'],
-      [['--remote-cidr', '10.1.2.3/8'], {}, '--remote-cidr: "10.1.2.3/8" is not allowed: item 1 ("10.1.2.3/8"): expected no host bits after the prefix: did you mean 10.0.0.0/8?'],
-      [['--remote-cidr', '2001:db8::1/32'], {}, '--remote-cidr: "2001:db8::1/32" is not allowed: item 1 ("2001:db8::1/32"): expected no host bits after the prefix: did you mean 2001:db8::/32?'],
-      [['--remote-cidr', 'fe80::1%eth0'], {}, '--remote-cidr: "fe80::1%eth0" is not allowed: item 1 ("fe80::1%eth0"): expected IPv4 or IPv6 networks like 10.0.0.0/8 or 2001:db8::/32'],
+      [
+        ['-L', '90-80'],
+        {},
+        '-L: "90-80" is not allowed: item 1 ("90-80"): expected a port from 1 to 65535 or a range like 8000-8080 (a range\'s low end must not exceed its high end)',
+      ],
+      [
+        ['--local-cidr', '10.0.0.0/33'],
+        {},
+        '--local-cidr: "10.0.0.0/33" is not allowed: item 1 ("10.0.0.0/33"): expected a prefix length from 0 to 32 for an IPv4 network',
+      ],
+      [
+        ['--remote-cidr', '10.1.2.3/8'],
+        {},
+        '--remote-cidr: "10.1.2.3/8" is not allowed: item 1 ("10.1.2.3/8"): expected no host bits after the prefix: did you mean 10.0.0.0/8?',
+      ],
+      [
+        ['--remote-cidr', '2001:db8::1/32'],
+        {},
+        '--remote-cidr: "2001:db8::1/32" is not allowed: item 1 ("2001:db8::1/32"): expected no host bits after the prefix: did you mean 2001:db8::/32?',
+      ],
+      [
+        ['--remote-cidr', 'fe80::1%eth0'],
+        {},
+        '--remote-cidr: "fe80::1%eth0" is not allowed: item 1 ("fe80::1%eth0"): expected IPv4 or IPv6 networks like 10.0.0.0/8 or 2001:db8::/32',
+      ],
       [[], { TCPLIFE_FAMILY: 'ipv5' }, 'TCPLIFE_FAMILY: "ipv5" is not allowed: expected any, ipv4, ipv6'],
       [[], { TCPLIFE_ROLES: 'client,peer' }, 'TCPLIFE_ROLES: "client,peer" is not allowed: item 2 ("peer"): expected client, server'],
       [['--min-duration', '1.5'], {}, '--min-duration: "1.5" is not allowed: expected milliseconds from 0 to 2147483647'],
       [['--min-bytes', '1e9'], {}, '--min-bytes: "1e9" is not allowed: expected a byte count from 0 to 9007199254740991'],
-      [['--stats-interval', '99999999999999999999'], {}, '--stats-interval: "99999999999999999999" is not allowed: expected seconds (0: only at exit) from 0 to 86400'],
-      [['--cgroup', 'system.slice'], {}, '--cgroup: "system.slice" is not allowed: item 1 ("system.slice"): expected cgroup v2 paths starting with \'/\' (relative to the cgroup2 mount, e.g. /system.slice/app.service)'],
-      [['--cgroup', '/a/../b'], {}, '--cgroup: "/a/../b" is not allowed: item 1 ("/a/../b"): expected cgroup v2 paths starting with \'/\' (relative to the cgroup2 mount, e.g. /system.slice/app.service)'],
+      [
+        ['--stats-interval', '99999999999999999999'],
+        {},
+        '--stats-interval: "99999999999999999999" is not allowed: expected seconds (0: only at exit) from 0 to 86400',
+      ],
+      [
+        ['--cgroup', 'system.slice'],
+        {},
+        '--cgroup: "system.slice" is not allowed: item 1 ("system.slice"): expected cgroup v2 paths starting with \'/\' (relative to the cgroup2 mount, e.g. /system.slice/app.service)',
+      ],
+      [
+        ['--cgroup', '/a/../b'],
+        {},
+        '--cgroup: "/a/../b" is not allowed: item 1 ("/a/../b"): expected cgroup v2 paths starting with \'/\' (relative to the cgroup2 mount, e.g. /system.slice/app.service)',
+      ],
       [['--netns', 'mine'], {}, '--netns: "mine" is not allowed: item 1 ("mine"): expected a namespace inode from 1 to 4294967295 or an absolute path'],
       [[], { TCPLIFE_VERBOSE: 'yes' }, 'TCPLIFE_VERBOSE: "yes" is not allowed: expected true or false'],
-      [['--otlp-endpoint', 'ftp://x:1'], {}, '--otlp-endpoint: "ftp://x:1" is not allowed: expected the scheme http or https (http://host[:port], https://host[:port] or host:port, with a port from 1 to 65535)'],
+      [
+        ['--otlp-endpoint', 'ftp://x:1'],
+        {},
+        '--otlp-endpoint: "ftp://x:1" is not allowed: expected the scheme http or https (http://host[:port], https://host[:port] or host:port, with a port from 1 to 65535)',
+      ],
       [[], { OTEL_BSP_MAX_QUEUE_SIZE: '-3' }, 'OTEL_BSP_MAX_QUEUE_SIZE: "-3" is not allowed: expected an integer from 1 to 2147483647'],
     ];
     for (const [argv, env, message] of cases) {
@@ -223,10 +297,13 @@ describe('configuration', () => {
       assert.ok(!p[0].includes('s3cr3t'), p[0]);
       const cfg = file('secret.yaml', { otel: { exporter_otlp: { headers: { authorization: { nested: 's3cr3t' } } } } });
       const q = problems(['--config', cfg]);
-      assert.ok(q.every((m) => !m.includes('s3cr3t')), q.join('\n'));
+      assert.ok(
+        q.every((m) => !m.includes('s3cr3t')),
+        q.join('\n'),
+      );
     });
 
-    it('a long process name that could never match is refused, with the kernel\'s cut', () => {
+    it("a long process name that could never match is refused, with the kernel's cut", () => {
       assert.deepEqual(problems(['--comm', 'averyverylongname']), [
         '--comm: "averyverylongname" is not allowed: item 1 ("averyverylongname"): expected a process name of 1 to 15 characters (the kernel\'s comm), exact or with the wildcards * ? [...]; the kernel keeps only the first 15 (averyverylongna)',
       ]);
@@ -235,7 +312,10 @@ describe('configuration', () => {
 
   describe('--print-config', () => {
     it('shows where each value came from, redacts secrets, and is itself a configuration file that loads to the same settings', () => {
-      const cfg = file('print.yaml', { filters: { local_ports: ['8000-8002'], outcomes: ['reset'] }, otel: { exporter_otlp: { headers: 'authorization=Bearer s3cr3t' } } });
+      const cfg = file('print.yaml', {
+        filters: { local_ports: ['8000-8002'], outcomes: ['reset'] },
+        otel: { exporter_otlp: { headers: 'authorization=Bearer s3cr3t' } },
+      });
       const l = load(['--config', cfg, '-p', '42'], { OTEL_SERVICE_NAME: 'svc' });
       const text = printConfig(l);
       assert.ok(!text.includes('s3cr3t'));
@@ -259,7 +339,13 @@ describe('configuration', () => {
       .slice(1)
       .map((l) => l.replace(/ {2}# default$/, ''))
       .join('\n');
-    assert.equal(text.split('\n').filter((l) => !l.startsWith('# tcplife-otel') && !l.startsWith('# `') && !l.startsWith('# start')).join('\n'), printed);
+    assert.equal(
+      text
+        .split('\n')
+        .filter((l) => !l.startsWith('# tcplife-otel') && !l.startsWith('# `') && !l.startsWith('# start'))
+        .join('\n'),
+      printed,
+    );
     const fromFile = load(['--config', defaultFile]).settings;
     assert.deepEqual({ ...fromFile, config: '' }, load([]).settings);
   });
@@ -268,7 +354,10 @@ describe('configuration', () => {
     const l = load(['--config', path.resolve(__dirname, '../../../config/example.yaml')]);
     assert.equal(l.settings.output.format, 'json');
     assert.deepEqual(l.settings.filters.comms, ['nginx', 'php-fpm*']);
-    assert.deepEqual(l.settings.services.map((r) => r.name), ['web', 'reports']);
+    assert.deepEqual(
+      l.settings.services.map((r) => r.name),
+      ['web', 'reports'],
+    );
   });
 
   it('the schema declares doc, format and default for every setting, and env names are unique', () => {

@@ -44,7 +44,12 @@ function connection(c: number, s: number, up: number, down: number): { client: T
 
 describe('connection ids', () => {
   it('recovers both ISNs from either end, across 2^32 wraparound', () => {
-    for (const [c, s] of [[0, 0], [123456, 7654321], [0xfffffff0, 5], [3, 0xffffffff]]) {
+    for (const [c, s] of [
+      [0, 0],
+      [123456, 7654321],
+      [0xfffffff0, 5],
+      [3, 0xffffffff],
+    ]) {
       const { client, server } = connection(c, s, 100_000, 5_000_000_000); // more than 2^32 bytes down
       assert.deepEqual(initialSequenceNumbers(client), { client: c, server: s });
       assert.deepEqual(initialSequenceNumbers(server), { client: c, server: s });

@@ -34,8 +34,18 @@ describe('container awareness', () => {
     const hostPid = { '/proc/self/ns/pid': { dev: 4, ino: INIT_PID_NS_INO } };
     const podPid = { '/proc/self/ns/pid': { dev: 4, ino: 4026532700 } };
     const cases: Array<[string, Record<string, NamespaceId>, 'pod' | 'host', RegExp]> = [
-      ["the host's network namespace by its fixed inode", { '/proc/self/ns/net': { dev: 4, ino: INIT_NET_NS_INO }, ...podPid }, 'host', /host's network namespace/],
-      ['its own network and PID namespaces (a pod)', { '/proc/self/ns/net': { dev: 4, ino: 4026532800 }, ...podPid }, 'pod', /own namespaces: network 4026532800/],
+      [
+        "the host's network namespace by its fixed inode",
+        { '/proc/self/ns/net': { dev: 4, ino: INIT_NET_NS_INO }, ...podPid },
+        'host',
+        /host's network namespace/,
+      ],
+      [
+        'its own network and PID namespaces (a pod)',
+        { '/proc/self/ns/net': { dev: 4, ino: 4026532800 }, ...podPid },
+        'pod',
+        /own namespaces: network 4026532800/,
+      ],
       [
         "an older kernel, host PID namespace, PID 1's network namespace",
         { '/proc/self/ns/net': { dev: 4, ino: 4026531840 }, '/proc/1/ns/net': { dev: 4, ino: 4026531840 }, ...hostPid },
@@ -48,7 +58,12 @@ describe('container awareness', () => {
         'pod',
         /4026532801 is not the host's/,
       ],
-      ["an older kernel, PID 1's namespace unreadable", { '/proc/self/ns/net': { dev: 4, ino: 4026531840 }, ...hostPid }, 'host', /shares the host's PID namespace/],
+      [
+        "an older kernel, PID 1's namespace unreadable",
+        { '/proc/self/ns/net': { dev: 4, ino: 4026531840 }, ...hostPid },
+        'host',
+        /shares the host's PID namespace/,
+      ],
       ['its own network namespace unreadable', {}, 'host', /unreadable: EACCES/],
     ];
     for (const [name, files, scope, reason] of cases) {
@@ -83,7 +98,10 @@ describe('container awareness', () => {
       assert.equal(scopedFilters(loadSettings(['--scope', 'pod', '--netns', 'own'], {}), 'pod').netns, 'own');
     });
     it('scope takes auto, pod or host only', () => {
-      assert.throws(() => loadSettings(['--scope', 'cluster'], {}), (err: unknown) => err instanceof ConfigError && /--scope.*expected auto, pod, host/.test(err.problems[0]));
+      assert.throws(
+        () => loadSettings(['--scope', 'cluster'], {}),
+        (err: unknown) => err instanceof ConfigError && /--scope.*expected auto, pod, host/.test(err.problems[0]),
+      );
     });
   });
 
@@ -125,7 +143,7 @@ describe('container awareness', () => {
       assert.deepEqual(ids.counters(), { container_lookups_failed: 0 });
     });
 
-    it('reads the cgroup v2 line only: the hierarchy of the kernel\'s ids', () => {
+    it("reads the cgroup v2 line only: the hierarchy of the kernel's ids", () => {
       const { read } = proc({
         30: { comm: 'app', cgroup: `9:name=systemd:/docker/${ID_B}\n0::/user.slice/session-1.scope\n` },
         31: { comm: 'app', cgroup: `4:memory:/docker/${ID_B}\n` }, // cgroup v1 only: cannot be told apart
@@ -133,7 +151,10 @@ describe('container awareness', () => {
       const ids = new OwnerCgroups(read);
       const s = [sampleSession({ pid: 30, comm: 'app', cgroupId: 1 }), sampleSession({ pid: 31, comm: 'app', cgroupId: 2 })];
       ids.annotate(s);
-      assert.deepEqual(s.map((x) => x.containerId), [undefined, undefined]);
+      assert.deepEqual(
+        s.map((x) => x.containerId),
+        [undefined, undefined],
+      );
     });
 
     it('cannot tell, and counts it, when the owner is gone, reused, outside the PID namespace or unknown', () => {
@@ -146,7 +167,10 @@ describe('container awareness', () => {
         sampleSession({ pid: 0, hostPid: 0, comm: '', cgroupId: 0 }), // owner unknown: not a lookup
       ];
       ids.annotate(sessions);
-      assert.deepEqual(sessions.map((s) => s.containerId), [undefined, undefined, undefined, undefined]);
+      assert.deepEqual(
+        sessions.map((s) => s.containerId),
+        [undefined, undefined, undefined, undefined],
+      );
       assert.deepEqual(ids.counters(), { container_lookups_failed: 3 });
       // A later session of cgroup 101 whose owner is alive resolves it.
       const late = sampleSession({ pid: 20, comm: 'other', cgroupId: 101 });
@@ -164,7 +188,12 @@ describe('container awareness', () => {
     };
     it('the k8s.* resource attributes, in semantic-convention names, after container.id', () => {
       const k8s = loadSettings([], env).settings.k8s;
-      assert.deepEqual(k8s, { pod_name: 'shop-7d9f8-abcde', namespace_name: 'prod', pod_uid: '0f8e7a3c-1d2b-4c5d-9e6f-7a8b9c0d1e2f', node_name: 'node-1.example' });
+      assert.deepEqual(k8s, {
+        pod_name: 'shop-7d9f8-abcde',
+        namespace_name: 'prod',
+        pod_uid: '0f8e7a3c-1d2b-4c5d-9e6f-7a8b9c0d1e2f',
+        node_name: 'node-1.example',
+      });
       const reader = { hostname: () => 'h', file: (p: string) => (p === '/proc/self/cgroup' ? `0::/libpod-${ID_A}\n` : undefined) };
       const keys = buildResource({}, reader, k8sAttributes(k8s)).attributes.map((a) => a.key);
       assert.deepEqual(keys.slice(0, 7), ['service.name', 'host.name', 'container.id', 'k8s.pod.name', 'k8s.namespace.name', 'k8s.pod.uid', 'k8s.node.name']);
@@ -179,7 +208,10 @@ describe('container awareness', () => {
     ];
     for (const [name, value, message] of bad) {
       it(`${name}=${JSON.stringify(value.slice(0, 12))} is refused, named`, () => {
-        assert.throws(() => loadSettings([], { [name]: value }), (err: unknown) => err instanceof ConfigError && message.test(err.problems.join('\n')));
+        assert.throws(
+          () => loadSettings([], { [name]: value }),
+          (err: unknown) => err instanceof ConfigError && message.test(err.problems.join('\n')),
+        );
       });
     }
   });

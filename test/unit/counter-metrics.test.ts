@@ -12,10 +12,30 @@ describe('counter metrics', () => {
   it('every counter the agent and the span sink report has a metric, and no metric names a missing counter', () => {
     // Only the counters' names matter here: the probe and exporter answer with zeros.
     const probe = {
-      counters: () => ({ sessions_filtered: 0, lost_ringbuf_full: 0, skipped_state_changes: 0, nested_state_changes: 0, skipped_owner_checks: 0, state_alloc_failed: 0, sessions_partial: 0, malformed_records: 0, sessions_emitted: 0, sessions_delivered: 0, ringbuf_wakeups: 0, programs: [] }),
+      counters: () => ({
+        sessions_filtered: 0,
+        lost_ringbuf_full: 0,
+        skipped_state_changes: 0,
+        nested_state_changes: 0,
+        skipped_owner_checks: 0,
+        state_alloc_failed: 0,
+        sessions_partial: 0,
+        malformed_records: 0,
+        sessions_emitted: 0,
+        sessions_delivered: 0,
+        ringbuf_wakeups: 0,
+        programs: [],
+      }),
     } as unknown as SessionProbe;
     const exporter = {
-      counters: () => ({ spans_exported: 0, spans_dropped_queue_full: 0, spans_dropped_rejected: 0, spans_dropped_shutdown: 0, span_export_failures: 0, spans_queued: 0 }),
+      counters: () => ({
+        spans_exported: 0,
+        spans_dropped_queue_full: 0,
+        spans_dropped_rejected: 0,
+        spans_dropped_shutdown: 0,
+        span_export_failures: 0,
+        spans_queued: 0,
+      }),
     } as unknown as OtlpSpanExporter;
     const keys = Object.keys(new Agent(probe, NO_KERNEL_FILTERS, [new SpanSink(exporter)], undefined, new OwnerCgroups()).counters());
     assert.deepEqual(COUNTER_METRICS.flatMap((m) => m.feeds.map((f) => f.counter)).sort(), [...keys].sort());

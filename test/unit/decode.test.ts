@@ -110,9 +110,19 @@ describe('decodeSessions', () => {
 
   // bytes_acked/bytes_received count sequence space; payload excludes SYN and FINs.
   const byteCases: Array<[string, Rec, number, number]> = [
-    ['client, both FINs counted', { role: ROLE.CLIENT, flags: FLAG.BIRTH_SEEN | FLAG.ESTABLISHED | FLAG.FIN_ACKED | FLAG.FIN_RECEIVED, acked: 100_002, received: 54_322 }, 100_000, 54_321],
+    [
+      'client, both FINs counted',
+      { role: ROLE.CLIENT, flags: FLAG.BIRTH_SEEN | FLAG.ESTABLISHED | FLAG.FIN_ACKED | FLAG.FIN_RECEIVED, acked: 100_002, received: 54_322 },
+      100_000,
+      54_321,
+    ],
     ['client, no FIN acked yet', { role: ROLE.CLIENT, flags: FLAG.BIRTH_SEEN | FLAG.ESTABLISHED, acked: 11, received: 7 }, 10, 7],
-    ['server: its SYN is not in bytes_acked', { role: ROLE.SERVER, flags: FLAG.BIRTH_SEEN | FLAG.ESTABLISHED | FLAG.FIN_ACKED | FLAG.FIN_RECEIVED, acked: 54_322, received: 100_001 }, 54_321, 100_000],
+    [
+      'server: its SYN is not in bytes_acked',
+      { role: ROLE.SERVER, flags: FLAG.BIRTH_SEEN | FLAG.ESTABLISHED | FLAG.FIN_ACKED | FLAG.FIN_RECEIVED, acked: 54_322, received: 100_001 },
+      54_321,
+      100_000,
+    ],
     ['refused client: nothing acked', { role: ROLE.CLIENT, flags: FLAG.BIRTH_SEEN, acked: 0, received: 0 }, 0, 0],
   ];
   for (const [name, rec, sent, received] of byteCases) {

@@ -44,14 +44,17 @@ describe('deployment files', () => {
     assert.match(m[1], /^docker\.io\/library\/node:(20|22|24)-bookworm-slim$/);
     assert.match(text, /^FROM \$\{BASE_IMAGE\} AS build$/m);
     assert.match(text, /^FROM \$\{BASE_IMAGE\} AS runtime$/m);
-    assert.ok(existsSync(path.join(DOCKER, '../.node-dist/build/.keep')) && existsSync(path.join(DOCKER, '../.node-dist/runtime/.keep')), 'the COPY sources exist');
+    assert.ok(
+      existsSync(path.join(DOCKER, '../.node-dist/build/.keep')) && existsSync(path.join(DOCKER, '../.node-dist/runtime/.keep')),
+      'the COPY sources exist',
+    );
   });
 
   describe('compose.yaml', () => {
     const compose = yaml('compose.yaml');
     const agent = compose.services['tcplife-otel'];
 
-    it('the agent is the app\'s sidecar: its network and PID namespaces, CAP_BPF and CAP_PERFMON only, the seccomp profile', () => {
+    it("the agent is the app's sidecar: its network and PID namespaces, CAP_BPF and CAP_PERFMON only, the seccomp profile", () => {
       assert.equal(agent.network_mode, 'service:app');
       assert.equal(agent.pid, 'service:app');
       assert.deepEqual(agent.cap_drop, ['ALL']);
@@ -110,13 +113,17 @@ describe('deployment files', () => {
             env[e.name] = SAMPLE[e.valueFrom.fieldRef.fieldPath];
           } else env[e.name] = e.value;
         }
-        assert.deepEqual(Object.keys(DOWNWARD).filter((k) => !(k in env)), [], 'all four are set');
+        assert.deepEqual(
+          Object.keys(DOWNWARD).filter((k) => !(k in env)),
+          [],
+          'all four are set',
+        );
         assertLoads(env, file);
       });
     });
   }
 
-  it('pod.yaml shares the pod\'s PID namespace (the app\'s PIDs and container.id); the DaemonSet traces the host', () => {
+  it("pod.yaml shares the pod's PID namespace (the app's PIDs and container.id); the DaemonSet traces the host", () => {
     assert.equal(yaml('k8s/pod.yaml').spec.shareProcessNamespace, true);
     const ds = yaml('k8s/daemonset.yaml').spec.template.spec;
     assert.equal(ds.hostPID, true);

@@ -10,7 +10,12 @@ const PREFIX = 'span export to http://c:4317 ';
 describe('ExportStatusLog', () => {
   let lines: string[];
   let now: number;
-  const statusLog = () => new ExportStatusLog('http://c:4317', (l) => lines.push(l), () => now);
+  const statusLog = () =>
+    new ExportStatusLog(
+      'http://c:4317',
+      (l) => lines.push(l),
+      () => now,
+    );
   beforeEach(() => {
     lines = [];
     now = 1_000_000;
@@ -41,7 +46,10 @@ describe('ExportStatusLog', () => {
     const log = statusLog();
     log.dropped(INVALID, 2);
     log.dropped(INVALID, 3);
-    assert.deepEqual(lines, [`${PREFIX}failed: INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)`, `${PREFIX}failed: INVALID_ARGUMENT: bad span; 3 spans dropped (not retryable)`]);
+    assert.deepEqual(lines, [
+      `${PREFIX}failed: INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)`,
+      `${PREFIX}failed: INVALID_ARGUMENT: bad span; 3 spans dropped (not retryable)`,
+    ]);
   });
 
   it('tells the recovery once: the failed attempts since the status began, and for how long', () => {

@@ -19,10 +19,10 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** Programs run by other programs on our behalf. */
 const INDIRECT: Record<string, string> = {
-  catatonit: 'podman pod create runs it as the pod\'s pause process (only a Recommends of podman)',
+  catatonit: "podman pod create runs it as the pod's pause process (only a Recommends of podman)",
   runc: 'podman --runtime runc runs containers with it',
   modprobe: 'the kernel matrix loads veth in the guest with it',
-  depmod: 'boot-kernel.sh indexes the guest kernel\'s modules with it',
+  depmod: "boot-kernel.sh indexes the guest kernel's modules with it",
 };
 
 /** Words the scan finds that name a program but are never run as one. */
@@ -104,13 +104,20 @@ function ownerPackage(file: string): string | undefined {
 
 /** setup's packages and, through Depends and Pre-Depends (never Recommends), all they pull in. */
 function installedBySetup(): Set<string> {
-  const listed = execFileSync(path.join(ROOT, 'scripts', 'setup'), ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const listed = execFileSync(path.join(ROOT, 'scripts', 'setup'), ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Package} is dpkg-query's format, not a template
   const rows = execFileSync('dpkg-query', ['-W', '-f=${Package}\t${Depends}, ${Pre-Depends}\t${Provides}\n'], { encoding: 'utf8' });
   const depends = new Map<string, string[]>();
   const providers = new Map<string, string[]>();
   for (const row of rows.split('\n').filter(Boolean)) {
     const [pkg, deps, provides] = row.split('\t');
-    const names = (text: string) => text.split(/[,|]/).map((d) => d.trim().split(/[\s:(]/)[0]).filter(Boolean);
+    const names = (text: string) =>
+      text
+        .split(/[,|]/)
+        .map((d) => d.trim().split(/[\s:(]/)[0])
+        .filter(Boolean);
     depends.set(pkg, names(deps));
     for (const p of names(provides ?? '')) providers.set(p, [...(providers.get(p) ?? []), pkg]);
   }
@@ -118,7 +125,7 @@ function installedBySetup(): Set<string> {
   const queue = [...listed];
   while (queue.length) {
     const p = queue.pop()!;
-    for (const q of depends.has(p) ? [p] : providers.get(p) ?? []) {
+    for (const q of depends.has(p) ? [p] : (providers.get(p) ?? [])) {
       if (seen.has(q)) continue;
       seen.add(q);
       queue.push(...(depends.get(q) ?? []));
@@ -137,7 +144,7 @@ describe('install census: what the scripts and tests run, against what the scrip
     }
   });
 
-  it('every one comes from a package scripts/setup installs, its dependencies, or a new machine\'s own image', function () {
+  it("every one comes from a package scripts/setup installs, its dependencies, or a new machine's own image", function () {
     const base = new Set(
       readFileSync(path.join(ROOT, 'test', 'support', 'new-machine-packages.txt'), 'utf8')
         .split('\n')
@@ -155,7 +162,8 @@ describe('install census: what the scripts and tests run, against what the scrip
       if (NOT_DPKG_PREFIXES.some((p) => file.startsWith(p))) continue;
       const pkg = ownerPackage(file);
       if (!pkg) problems.push(`${name} (${file}, seen in ${where}): no Debian package owns it`);
-      else if (!base.has(pkg) && !setup.has(pkg)) problems.push(`${name} (${file}, seen in ${where}): package ${pkg} is neither installed by scripts/setup nor on a new machine`);
+      else if (!base.has(pkg) && !setup.has(pkg))
+        problems.push(`${name} (${file}, seen in ${where}): package ${pkg} is neither installed by scripts/setup nor on a new machine`);
     }
     assert.deepEqual(problems, []);
   });

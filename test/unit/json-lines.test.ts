@@ -7,9 +7,33 @@ import { sampleSession } from '../support/sample-session';
 const session = sampleSession;
 
 const KEYS = [
-  'pid', 'comm', 'family', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'duration_ms',
-  'handshake_ms', 'role', 'outcome', 'error', 'state_before_close', 'partial', 'start', 'end', 'host_pid', 'container_id',
-  'rtt_ms', 'retrans_segments', 'retrans_bytes', 'segs_in', 'segs_out', 'trace_id', 'found_at',
+  'pid',
+  'comm',
+  'family',
+  'laddr',
+  'lport',
+  'raddr',
+  'rport',
+  'tx_bytes',
+  'rx_bytes',
+  'duration_ms',
+  'handshake_ms',
+  'role',
+  'outcome',
+  'error',
+  'state_before_close',
+  'partial',
+  'start',
+  'end',
+  'host_pid',
+  'container_id',
+  'rtt_ms',
+  'retrans_segments',
+  'retrans_bytes',
+  'segs_in',
+  'segs_out',
+  'trace_id',
+  'found_at',
 ];
 
 describe('JSON lines', () => {
@@ -89,16 +113,8 @@ describe('JSON lines', () => {
         { family: 6, localAddress: '2001:db8::1', remoteAddress: '::ffff:10.0.0.1', bytesSent: 2 ** 40 + 1, bytesReceived: 4294967296 },
         { family: 6, laddr: '2001:db8::1', raddr: '::ffff:10.0.0.1', tx_bytes: 1099511627777, rx_bytes: 4294967296 },
       ],
-      [
-        'durations at microsecond precision',
-        { durationNs: 1, handshakeNs: 499 },
-        { duration_ms: 0, handshake_ms: 0 },
-      ],
-      [
-        'a long session',
-        { durationNs: 86_400_000_000_001, handshakeNs: 1_234_567 },
-        { duration_ms: 86400000, handshake_ms: 1.235 },
-      ],
+      ['durations at microsecond precision', { durationNs: 1, handshakeNs: 499 }, { duration_ms: 0, handshake_ms: 0 }],
+      ['a long session', { durationNs: 86_400_000_000_001, handshakeNs: 1_234_567 }, { duration_ms: 86400000, handshake_ms: 1.235 }],
       [
         'reset by peer',
         { outcome: 'reset_by_peer', error: 'ECONNRESET', stateBeforeClose: 'ESTABLISHED' },

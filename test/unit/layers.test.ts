@@ -93,7 +93,9 @@ describe('test/unit/ needs no native build', () => {
       if (seen.has(file)) return;
       seen.add(file);
       const text = readFileSync(file, 'utf8');
-      const specs = [...text.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)'|require\(\s*'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1] ?? m[2]);
+      const specs = [...text.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)'|require\(\s*'(\.{1,2}\/[^']+)'/gm)].map(
+        (m) => m[1] ?? m[2],
+      );
       for (const s of specs) {
         const dep = `${path.resolve(path.dirname(file), s)}.ts`;
         if (dep.startsWith(SRC) || dep.startsWith(path.dirname(UNIT))) {
@@ -116,6 +118,9 @@ describe('test/unit/ needs no native build', () => {
     const loading = tests.filter((t) => ADDON.some((a) => runtimeClosure(path.join(UNIT, t)).has(a)));
     assert.deepEqual(loading, []);
     // The scan sees the addon where it is loaded.
-    assert.ok(ADDON.some((a) => runtimeClosure(path.join(SRC, 'cli.ts')).has(a)), 'cli.ts reaches the addon');
+    assert.ok(
+      ADDON.some((a) => runtimeClosure(path.join(SRC, 'cli.ts')).has(a)),
+      'cli.ts reaches the addon',
+    );
   });
 });

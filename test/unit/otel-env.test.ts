@@ -93,11 +93,20 @@ describe('OTLP trace exporter configuration from the environment', () => {
       [{ [G + 'ENDPOINT']: 'http://[::1]:4317' }, { host: '[::1]', port: 4317, secure: false }],
       [{ [G + 'ENDPOINT']: 'http://10.0.0.1:65535' }, { host: '10.0.0.1', port: 65535, secure: false }],
       [{ [G + 'ENDPOINT']: 'h:1234' }, { host: 'h', port: 1234, secure: true }],
-      [{ [G + 'ENDPOINT']: 'h:1234', [G + 'INSECURE']: 'true' }, { host: 'h', port: 1234, secure: false }],
+      [
+        { [G + 'ENDPOINT']: 'h:1234', [G + 'INSECURE']: 'true' },
+        { host: 'h', port: 1234, secure: false },
+      ],
       [{ [G + 'ENDPOINT']: '[fe80::1%eth0]:1' }, { host: '[fe80::1%eth0]', port: 1, secure: true }],
       // The scheme wins over INSECURE, both ways.
-      [{ [G + 'ENDPOINT']: 'https://h:1', [G + 'INSECURE']: 'true' }, { host: 'h', port: 1, secure: true }],
-      [{ [G + 'ENDPOINT']: 'http://h:1', [G + 'INSECURE']: 'false' }, { host: 'h', port: 1, secure: false }],
+      [
+        { [G + 'ENDPOINT']: 'https://h:1', [G + 'INSECURE']: 'true' },
+        { host: 'h', port: 1, secure: true },
+      ],
+      [
+        { [G + 'ENDPOINT']: 'http://h:1', [G + 'INSECURE']: 'false' },
+        { host: 'h', port: 1, secure: false },
+      ],
       [{ [G + 'ENDPOINT']: '  http://h:1  ' }, { host: 'h', port: 1, secure: false }],
     ];
     for (const [env, endpoint] of good) {
@@ -135,12 +144,30 @@ describe('OTLP trace exporter configuration from the environment', () => {
     const good: Array<[string, Array<[string, string]>]> = [
       ['api-key=abc', [['api-key', 'abc']]],
       ['Authorization=Bearer%20tok%3D%3D', [['authorization', 'Bearer tok==']]],
-      [' a = 1 , B=2 ', [['a', '1'], ['b', '2']]],
+      [
+        ' a = 1 , B=2 ',
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+      ],
       ['k=v=w', [['k', 'v=w']]], // split at the first '='
       ['k=', [['k', '']]],
       ['x=%E2%9C%93', [['x', '\u2713']]],
-      ['a=1,,b=2,', [['a', '1'], ['b', '2']]], // empty entries are skipped
-      ['a=1,a=2', [['a', '1'], ['a', '2']]], // duplicates are kept
+      [
+        'a=1,,b=2,',
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+      ], // empty entries are skipped
+      [
+        'a=1,a=2',
+        [
+          ['a', '1'],
+          ['a', '2'],
+        ],
+      ], // duplicates are kept
       ['my_key.v2=x', [['my_key.v2', 'x']]],
     ];
     for (const [value, headers] of good) {
@@ -148,7 +175,14 @@ describe('OTLP trace exporter configuration from the environment', () => {
     }
 
     const bad: Array<[string, Array<[string, string]>, RegExp]> = [
-      ['a=1,novalue,b=2', [['a', '1'], ['b', '2']], /^OTEL_EXPORTER_OTLP_HEADERS: entry 2 \(7 characters, not shown\) is not allowed: expected key=value$/],
+      [
+        'a=1,novalue,b=2',
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+        /^OTEL_EXPORTER_OTLP_HEADERS: entry 2 \(7 characters, not shown\) is not allowed: expected key=value$/,
+      ],
       ['=v', [], /entry 1: key "" is not allowed: expected a non-empty key/],
       ['bad key=v,ok=1', [['ok', '1']], /entry 1: key "bad key" is not allowed/],
       ['k\u00e9y=v', [], /key "k\u00e9y" is not allowed/],
@@ -202,10 +236,7 @@ describe('OTLP trace exporter configuration from the environment', () => {
       it(JSON.stringify(value), () => {
         const { config, errors } = resolve({ [T + 'TIMEOUT']: value });
         assert.equal(config.timeoutMs, timeoutMs);
-        assert.deepEqual(
-          errors,
-          valid ? [] : [`${T}TIMEOUT: ${JSON.stringify(value.trim())} is not allowed: expected an integer from 1 to 2147483647`],
-        );
+        assert.deepEqual(errors, valid ? [] : [`${T}TIMEOUT: ${JSON.stringify(value.trim())} is not allowed: expected an integer from 1 to 2147483647`]);
       });
     }
   });
@@ -245,11 +276,7 @@ describe('OTLP trace exporter configuration from the environment', () => {
       [{ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '-5' }, D, [/^OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "-5" is not allowed/]],
       [{ OTEL_BSP_SCHEDULE_DELAY: '1.5' }, D, [/^OTEL_BSP_SCHEDULE_DELAY: "1.5" is not allowed: expected an integer from 0 to 2147483647$/]],
       [{ OTEL_BSP_EXPORT_TIMEOUT: '0' }, D, [/^OTEL_BSP_EXPORT_TIMEOUT: "0" is not allowed: expected an integer from 1/]],
-      [
-        { OTEL_BSP_MAX_QUEUE_SIZE: 'big', OTEL_BSP_EXPORT_TIMEOUT: 'soon' },
-        D,
-        [/^OTEL_BSP_MAX_QUEUE_SIZE: "big"/, /^OTEL_BSP_EXPORT_TIMEOUT: "soon"/],
-      ],
+      [{ OTEL_BSP_MAX_QUEUE_SIZE: 'big', OTEL_BSP_EXPORT_TIMEOUT: 'soon' }, D, [/^OTEL_BSP_MAX_QUEUE_SIZE: "big"/, /^OTEL_BSP_EXPORT_TIMEOUT: "soon"/]],
     ];
     for (const [env, batch, messages] of cases) {
       it(JSON.stringify(env), () => {

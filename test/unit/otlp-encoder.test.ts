@@ -3,14 +3,7 @@
 // decodes with encoder code.
 import { strict as assert } from 'node:assert';
 import { encodeExportTraceRequest, encodeRequestOfSpanFields, encodeSpanFields, type ExportTraceInput } from '../../src/telemetry/otlp-encoder';
-import {
-  type Attribute,
-  type AttributeValue,
-  type SpanRecord,
-  type WallTime,
-  SpanKind,
-  StatusCode,
-} from '../../src/telemetry/span-record';
+import { type Attribute, type AttributeValue, type SpanRecord, type WallTime, SpanKind, StatusCode } from '../../src/telemetry/span-record';
 import { sessionToSpan } from '../../src/telemetry/session-to-span';
 import { decodeExportRequest, flattenSpans, otlpRoot, type AttrValue, type ReceivedSpan } from '../support/otlp-receiver';
 import { sampleSession } from '../support/sample-session';
@@ -87,7 +80,7 @@ function rawSpans(body: Uint8Array): any[] {
   const msg: any = type.decode(body);
   return msg.resourceSpans[0].scopeSpans[0].spans;
 }
-const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
 
 const LONG_ASCII = 'x'.repeat(49) + '/' + 'y'.repeat(250); // > 48 chars and > 127 bytes (2-byte length)
 const UNICODE = 'naïve café ✓ 日本語 🚀 Ελληνικά'; // 2-, 3- and 4-byte UTF-8
@@ -275,8 +268,7 @@ describe('otlp-encoder', () => {
     });
 
     it('every attribute keeps its OTLP type (int -> int_value, double -> double_value, ...)', () => {
-      const any = (i: number, key: string): any =>
-        all.decoded.resourceSpans[0].scopeSpans[0].spans[i].attributes.find((kv: any) => kv.key === key).value;
+      const any = (i: number, key: string): any => all.decoded.resourceSpans[0].scopeSpans[0].spans[i].attributes.find((kv: any) => kv.key === key).value;
       assert.equal(any(0, 'network.peer.address').value, 'stringValue');
       assert.equal(any(0, 'network.peer.port').value, 'intValue');
       assert.equal(any(0, 'tcplife.duration_ms').value, 'doubleValue');
@@ -358,7 +350,14 @@ describe('otlp-encoder', () => {
 
     it('rejects negative, fractional and past-2^64 times', () => {
       const span = (t: WallTime): SpanRecord => ({ ...cases[0][1], startTime: t });
-      for (const t of [[-1, 0], [1.5, 0], [1, -1], [1, 0.5], [18446744073, 709551616], [2 ** 40, 0]] as WallTime[]) {
+      for (const t of [
+        [-1, 0],
+        [1.5, 0],
+        [1, -1],
+        [1, 0.5],
+        [18446744073, 709551616],
+        [2 ** 40, 0],
+      ] as WallTime[]) {
         assert.throws(() => encodeExportTraceRequest({ resource: [], scope: SCOPE, spans: [span(t)] }), RangeError, String(t));
       }
     });
@@ -412,7 +411,6 @@ describe('otlp-encoder', () => {
       const got2 = roundTrip(a).spans;
       got2.forEach((s, i) => assert.deepEqual(received(s), expected(a[i])));
     });
-
   });
 });
 

@@ -45,7 +45,17 @@ describe('OTLP/gRPC transport', function () {
     });
 
     it('rejected: every other code', () => {
-      for (const name of ['UNKNOWN', 'INVALID_ARGUMENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'FAILED_PRECONDITION', 'UNIMPLEMENTED', 'INTERNAL', 'UNAUTHENTICATED']) {
+      for (const name of [
+        'UNKNOWN',
+        'INVALID_ARGUMENT',
+        'NOT_FOUND',
+        'ALREADY_EXISTS',
+        'PERMISSION_DENIED',
+        'FAILED_PRECONDITION',
+        'UNIMPLEMENTED',
+        'INTERNAL',
+        'UNAUTHENTICATED',
+      ]) {
         const code = grpc.status[name as keyof typeof grpc.status];
         assert.deepEqual(outcomeOf(error(code, 'd')), { kind: 'rejected', status: { code, name, details: 'd' } });
       }
@@ -73,8 +83,7 @@ describe('OTLP/gRPC transport', function () {
       compression: 'none',
       ...over,
     });
-    const exported = (t: OtlpGrpcTransport, timeoutMs = 2000) =>
-      new Promise<ExportOutcome>((resolve) => t.export(REQUEST, timeoutMs, resolve));
+    const exported = (t: OtlpGrpcTransport, timeoutMs = 2000) => new Promise<ExportOutcome>((resolve) => t.export(REQUEST, timeoutMs, resolve));
 
     it('sends the request as it is, with the headers as metadata, gzip or not', async () => {
       receiver = await startOtlpReceiver();
@@ -88,11 +97,17 @@ describe('OTLP/gRPC transport', function () {
     });
 
     it("the collector's status, read as retryable or rejected", async () => {
-      const answers = [{ code: grpc.status.UNAVAILABLE, details: 'restarting' }, { code: grpc.status.INVALID_ARGUMENT, details: 'bad span' }];
+      const answers = [
+        { code: grpc.status.UNAVAILABLE, details: 'restarting' },
+        { code: grpc.status.INVALID_ARGUMENT, details: 'bad span' },
+      ];
       receiver = await startOtlpReceiver({ respond: (i) => answers[i] ?? grpc.status.OK });
       transport = new OtlpGrpcTransport(connection(receiver.port), undefined, 50);
       assert.deepEqual(await exported(transport), { kind: 'retryable', status: { code: grpc.status.UNAVAILABLE, name: 'UNAVAILABLE', details: 'restarting' } });
-      assert.deepEqual(await exported(transport), { kind: 'rejected', status: { code: grpc.status.INVALID_ARGUMENT, name: 'INVALID_ARGUMENT', details: 'bad span' } });
+      assert.deepEqual(await exported(transport), {
+        kind: 'rejected',
+        status: { code: grpc.status.INVALID_ARGUMENT, name: 'INVALID_ARGUMENT', details: 'bad span' },
+      });
       assert.deepEqual(await exported(transport), { kind: 'ok' });
     });
 

@@ -76,7 +76,12 @@ function codeSpans(prose: string): { spans: string[]; rest: string } {
       i += n;
       continue;
     }
-    spans.push(prose.slice(i + n, close).replace(/\s+/g, ' ').trim());
+    spans.push(
+      prose
+        .slice(i + n, close)
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
     rest += ' '.repeat(close + n - i);
     i = close + n;
   }
@@ -156,7 +161,10 @@ const AGENT_COMMANDS = new Set(['tcplife-otel', 'tcplife-otel:', 'scripts/run'])
  * (`--netns`, `-p PID`). Other tools' commands (ss, podman, npm run ...) are not.
  */
 function forAgent(code: string): boolean {
-  const words = code.trim().replace(/^\$\s+/, '').split(/\s+/);
+  const words = code
+    .trim()
+    .replace(/^\$\s+/, '')
+    .split(/\s+/);
   while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words.shift();
   if (!words.length) return false;
   return AGENT_COMMANDS.has(words[0]) || /^-/.test(words[0]);
@@ -228,7 +236,10 @@ describe('README and docs', () => {
       }
     }
     // The actions, which are flags of the command line (src/config/load.ts) but not settings.
-    for (const [flag, letter] of [['help', 'h'], ['print-config', undefined]] as const) {
+    for (const [flag, letter] of [
+      ['help', 'h'],
+      ['print-config', undefined],
+    ] as const) {
       assert.ok(usage().includes(`--${flag}`), `--${flag} is no longer in --help: drop it from this list`);
       long.add(flag);
       if (letter) {

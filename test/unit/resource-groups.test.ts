@@ -40,7 +40,7 @@ describe('resource groups', () => {
     assert.deepEqual(OWN[1], S('service.name', 'agent'), 'the base is not changed');
   });
 
-  it('ServiceResources: the agent\'s own for no service, one shared array per service', () => {
+  it("ServiceResources: the agent's own for no service, one shared array per service", () => {
     const r = new ServiceResources(OWN);
     assert.equal(r.of(undefined), OWN);
     const checkout = r.of('checkout');
@@ -54,7 +54,10 @@ describe('resource groups', () => {
     const spans = [span(0), span(1, 'db'), span(2)];
     const { encoded, invalid } = encodeForQueue(spans, r);
     assert.equal(invalid, 0);
-    assert.deepEqual(encoded.map((e) => e.resource), [OWN, r.of('db'), OWN]);
+    assert.deepEqual(
+      encoded.map((e) => e.resource),
+      [OWN, r.of('db'), OWN],
+    );
     const request = encodeBatchRequest(encoded, SCOPE);
     assert.deepEqual(layout(request), [
       ['agent', ['span 0', 'span 2']],
@@ -95,8 +98,7 @@ describe('resource groups', () => {
     assert.deepEqual(checkout.resource.attributes, { 'service.name': 'checkout', 'host.name': 'h1', 'container.id': 'c1' });
     assert.deepEqual(checkout.scope.name, SCOPE.name);
     // The concatenation of one request per resource, byte for byte.
-    const part = (resource: Attribute[], ids: number[]) =>
-      Buffer.from(encodeExportTraceRequest({ resource, scope: SCOPE, spans: ids.map((i) => spans[i]) }));
+    const part = (resource: Attribute[], ids: number[]) => Buffer.from(encodeExportTraceRequest({ resource, scope: SCOPE, spans: ids.map((i) => spans[i]) }));
     assert.deepEqual(request, Buffer.concat([part(serviceResource(OWN, 'checkout'), [0, 3]), part(OWN, [1, 4]), part(serviceResource(OWN, 'db'), [2, 5])]));
   });
 

@@ -4,12 +4,7 @@ import { strict as assert } from 'node:assert';
 import * as os from 'node:os';
 import type { Attribute } from '../../src/telemetry/span-record';
 import { containerIdFromCgroup } from '../../src/container/container-ids';
-import {
-  buildResource,
-  detectResource,
-  parseResourceAttributes,
-  type ResourceReader,
-} from '../../src/telemetry/resource';
+import { buildResource, detectResource, parseResourceAttributes, type ResourceReader } from '../../src/telemetry/resource';
 
 const ID = '3b5a2c7f1e9d4b6a8c0e2f4a6b8d0c1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c';
 const ID2 = 'f00dbabe0123456789abcdef0123456789abcdef0123456789abcdef01234567';
@@ -47,12 +42,7 @@ describe('resource', () => {
       ['bad percent-encoding in key', '%g1=v', {}, [/"%g1=v".*percent/]],
       ['truncated escape', 'a=50%', {}, [/"a=50%".*percent/]],
       ['invalid UTF-8', 'a=%C3%28', {}, [/"a=%C3%28".*percent/]],
-      [
-        'garbage among good entries',
-        'ok=1,=x,a,%zz,b=%zz,good=%2C',
-        { ok: '1', good: ',' },
-        [/"=x"/, /"a"/, /"%zz"/, /"b=%zz"/],
-      ],
+      ['garbage among good entries', 'ok=1,=x,a,%zz,b=%zz,good=%2C', { ok: '1', good: ',' }, [/"=x"/, /"a"/, /"%zz"/, /"b=%zz"/]],
     ];
     for (const [name, input, want, errors] of cases) {
       it(name, () => {
@@ -73,12 +63,7 @@ describe('resource', () => {
   });
 
   describe('containerIdFromCgroup', () => {
-    const v1Docker = [
-      `12:pids:/docker/${ID}`,
-      `11:memory:/docker/${ID}`,
-      `4:cpu,cpuacct:/docker/${ID}`,
-      `1:name=systemd:/docker/${ID}`,
-    ].join('\n');
+    const v1Docker = [`12:pids:/docker/${ID}`, `11:memory:/docker/${ID}`, `4:cpu,cpuacct:/docker/${ID}`, `1:name=systemd:/docker/${ID}`].join('\n');
     const v1Kubepods = [
       `11:memory:/kubepods/burstable/pod2c48913c-b29f-11e7-9350-020968147796/${ID}`,
       `1:name=systemd:/kubepods/burstable/pod2c48913c-b29f-11e7-9350-020968147796/${ID}`,
@@ -87,8 +72,7 @@ describe('resource', () => {
       `11:memory:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod6ad5a84d_6a5d_4b9c_9a1f_0c4f6d4e5a3b.slice/cri-containerd-${ID}.scope`,
       `0::/`,
     ].join('\n');
-    const v1ContainerdColon =
-      `9:pids:/system.slice/containerd.service/kubepods-burstable-pod6ad5a84d_6a5d.slice:cri-containerd:${ID}`;
+    const v1ContainerdColon = `9:pids:/system.slice/containerd.service/kubepods-burstable-pod6ad5a84d_6a5d.slice:cri-containerd:${ID}`;
     const v1Crio = `5:memory:/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice/crio-${ID}.scope`;
     const v1Libpod = `3:cpu:/machine.slice/libpod-${ID}.scope`;
     const v2HostNs = `0::/system.slice/docker-${ID}.scope`;
@@ -166,11 +150,7 @@ describe('resource', () => {
       ['default service name', {}, { 'service.name': 'tcplife-otel', ...base }],
       ['OTEL_SERVICE_NAME', { OTEL_SERVICE_NAME: 'edge' }, { 'service.name': 'edge', ...base }],
       ['blank OTEL_SERVICE_NAME ignored', { OTEL_SERVICE_NAME: '  ' }, { 'service.name': 'tcplife-otel', ...base }],
-      [
-        'service.name from attributes',
-        { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
-        { 'service.name': 'from-attrs', ...base },
-      ],
+      ['service.name from attributes', { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, { 'service.name': 'from-attrs', ...base }],
       [
         'OTEL_SERVICE_NAME wins over service.name in attributes',
         { OTEL_SERVICE_NAME: 'edge', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs,env=prod' },
@@ -192,14 +172,17 @@ describe('resource', () => {
 
     it('orders own keys first, then the extra attributes in their order', () => {
       const got = buildResource({ OTEL_RESOURCE_ATTRIBUTES: 'z=1,service.name=s,a=2' }, reader());
-      assert.deepEqual(got.attributes.map((a) => a.key), [
-        'service.name', 'host.name', 'process.runtime.name', 'process.runtime.version',
-        'telemetry.sdk.name', 'telemetry.sdk.language', 'z', 'a',
-      ]);
+      assert.deepEqual(
+        got.attributes.map((a) => a.key),
+        ['service.name', 'host.name', 'process.runtime.name', 'process.runtime.version', 'telemetry.sdk.name', 'telemetry.sdk.language', 'z', 'a'],
+      );
     });
 
     it('adds container.id from the cgroup files', () => {
-      const files = { '/proc/self/cgroup': '0::/\n', '/proc/self/mountinfo': `642 634 253:1 /var/lib/docker/containers/${ID}/hostname /etc/hostname rw - ext4 /dev/vda1 rw` };
+      const files = {
+        '/proc/self/cgroup': '0::/\n',
+        '/proc/self/mountinfo': `642 634 253:1 /var/lib/docker/containers/${ID}/hostname /etc/hostname rw - ext4 /dev/vda1 rw`,
+      };
       assert.equal(obj(buildResource({}, reader(files)).attributes)['container.id'], ID);
     });
 
@@ -211,7 +194,15 @@ describe('resource', () => {
     });
 
     it('survives a failing hostname with a warning', () => {
-      const got = buildResource({}, { hostname: () => { throw new Error('EPERM'); }, file: () => undefined });
+      const got = buildResource(
+        {},
+        {
+          hostname: () => {
+            throw new Error('EPERM');
+          },
+          file: () => undefined,
+        },
+      );
       assert.equal(obj(got.attributes)['host.name'], undefined);
       assert.match(got.warnings.join(), /host\.name.*EPERM/);
     });

@@ -24,14 +24,29 @@ describe('retry backoff', () => {
     assert.equal(backoffCeiling(b, 30), 2 ** 30);
     assert.equal(backoffCeiling(b, 31), 2 ** 30, 'the exponent stops at 30');
     assert.equal(backoffCeiling(DEFAULT_BACKOFF, 1e6), 5000);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, Number.MAX_SAFE_INTEGER, () => 0.5), 2500);
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, Number.MAX_SAFE_INTEGER, () => 0.5),
+      2500,
+    );
   });
 
   it('full jitter: a whole number of ms in [0, ceiling), as random as the random source', () => {
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 0, () => 0), 0);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 0, () => 0.999999), 99);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 2, () => 0.25), 100);
-    assert.equal(backoffDelay(DEFAULT_BACKOFF, 3, () => 0.1234), 98); // floor(0.1234 * 800)
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 0, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 0, () => 0.999999),
+      99,
+    );
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 2, () => 0.25),
+      100,
+    );
+    assert.equal(
+      backoffDelay(DEFAULT_BACKOFF, 3, () => 0.1234),
+      98,
+    ); // floor(0.1234 * 800)
     for (let attempt = 0; attempt < 12; attempt++) {
       for (let i = 0; i < 50; i++) {
         const d = backoffDelay(DEFAULT_BACKOFF, attempt);

@@ -22,11 +22,7 @@ function spans(n: number): SpanRecord[] {
   );
 }
 
-function config(
-  port: number,
-  batch: Partial<OtlpBatchConfig> = {},
-  over: Partial<OtlpTraceConfig> = {},
-): OtlpTraceConfig {
+function config(port: number, batch: Partial<OtlpBatchConfig> = {}, over: Partial<OtlpTraceConfig> = {}): OtlpTraceConfig {
   return {
     endpoint: { host: '127.0.0.1', port, secure: false },
     headers: [],
@@ -176,7 +172,10 @@ describe('OtlpSpanExporter', function () {
     e.add(spans(3));
     await until(() => e.counters().spans_exported === 3);
     assert.equal(lines.length, 2, lines.join('\n'));
-    assert.match(lines[0], new RegExp(`^span export to http://127\\.0\\.0\\.1:${r.port} failed: UNAVAILABLE: collector restarting; retrying with backoff while 3 spans wait$`));
+    assert.match(
+      lines[0],
+      new RegExp(`^span export to http://127\\.0\\.0\\.1:${r.port} failed: UNAVAILABLE: collector restarting; retrying with backoff while 3 spans wait$`),
+    );
     assert.match(lines[1], /works again, after 4 failed attempts in \d+\.\d s$/);
   });
 
@@ -186,10 +185,10 @@ describe('OtlpSpanExporter', function () {
     const e = exporter(config(r.port, { maxExportBatchSize: 2 }), RESOURCE, SCOPE, undefined, { ...FAST, log: (l) => lines.push(l) });
     e.add(spans(4));
     await until(() => e.counters().spans_dropped_rejected === 4);
-    assert.deepEqual(lines.map((l) => l.replace(/^.*failed: /, '')), [
-      'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
-      'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)',
-    ]);
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^.*failed: /, '')),
+      ['INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)', 'INVALID_ARGUMENT: bad span; 2 spans dropped (not retryable)'],
+    );
   });
 
   it('delivers everything buffered once a collector that was down comes up', async () => {
@@ -212,13 +211,7 @@ describe('OtlpSpanExporter', function () {
   it('drops and counts what exceeds maxQueueSize, then delivers the rest on recovery', async () => {
     let down = true;
     const r = await receiver({ respond: () => (down ? grpc.status.UNAVAILABLE : grpc.status.OK) });
-    const e = exporter(
-      config(r.port, { maxQueueSize: 10, maxExportBatchSize: 5 }),
-      RESOURCE,
-      SCOPE,
-      undefined,
-      FAST,
-    );
+    const e = exporter(config(r.port, { maxQueueSize: 10, maxExportBatchSize: 5 }), RESOURCE, SCOPE, undefined, FAST);
     const sent = spans(25);
     e.add(sent);
     assert.equal(e.counters().spans_dropped_queue_full, 15);
@@ -248,7 +241,10 @@ describe('OtlpSpanExporter', function () {
     await new Promise((res) => setTimeout(res, 50)); // room for a (wrong) retry
     assert.equal(r.requests.length, 2);
     assert.deepEqual(
-      r.spans().filter((s) => s.requestIndex === 1).map((s) => s.spanId),
+      r
+        .spans()
+        .filter((s) => s.requestIndex === 1)
+        .map((s) => s.spanId),
       sent.slice(3).map((s) => s.spanId),
     );
     assert.deepEqual(e.counters(), { ...zero, spans_exported: 2, spans_dropped_rejected: 3, span_export_failures: 1 });
@@ -258,13 +254,7 @@ describe('OtlpSpanExporter', function () {
     const cert = makeSelfSignedCert();
     cleanups.push(() => cert.cleanup());
     const r = await receiver({ tls: { cert: cert.cert, key: cert.key } });
-    const e = exporter(
-      config(r.port, {}, { endpoint: { host: 'localhost', port: r.port, secure: true } }),
-      RESOURCE,
-      SCOPE,
-      { ca: cert.cert },
-      FAST,
-    );
+    const e = exporter(config(r.port, {}, { endpoint: { host: 'localhost', port: r.port, secure: true } }), RESOURCE, SCOPE, { ca: cert.cert }, FAST);
     e.add(spans(3));
     await r.waitForSpans(3, 5000);
     await until(() => e.counters().spans_exported === 3);

@@ -18,8 +18,20 @@ describe('SpanQueue', () => {
   it('takes the oldest records that fit and counts the rest as dropped', () => {
     const q = queue();
     const seen: number[][] = [];
-    assert.equal(q.offer(range(0, 7), (r) => (seen.push([...r]), r)), 7);
-    assert.equal(q.offer(range(7, 6), (r) => (seen.push([...r]), r)), 3);
+    assert.equal(
+      q.offer(range(0, 7), (r) => {
+        seen.push([...r]);
+        return r;
+      }),
+      7,
+    );
+    assert.equal(
+      q.offer(range(7, 6), (r) => {
+        seen.push([...r]);
+        return r;
+      }),
+      3,
+    );
     assert.deepEqual(seen, [range(0, 7), range(7, 3)], 'toItems sees only what fits');
     assert.equal(q.length, 10);
     assert.equal(q.dropped, 3);
@@ -29,7 +41,13 @@ describe('SpanQueue', () => {
     const q = queue({ maxQueueSize: 2 });
     q.offer([1, 2], same);
     let called = false;
-    assert.equal(q.offer([3, 4, 5], () => ((called = true), [])), 0);
+    assert.equal(
+      q.offer([3, 4, 5], () => {
+        called = true;
+        return [];
+      }),
+      0,
+    );
     assert.equal(called, false);
     assert.equal(q.dropped, 3);
     assert.equal(queue({ maxQueueSize: 0 }).offer([1], same), 0);
@@ -37,7 +55,10 @@ describe('SpanQueue', () => {
 
   it('adds only what toItems returns (records it refused take no room)', () => {
     const q = queue({ maxQueueSize: 3 });
-    assert.equal(q.offer([1, 2, 3], (r) => r.filter((x) => x !== 2)), 2);
+    assert.equal(
+      q.offer([1, 2, 3], (r) => r.filter((x) => x !== 2)),
+      2,
+    );
     assert.equal(q.length, 2);
     assert.equal(q.dropped, 0);
     assert.equal(q.offer([4, 5], same), 1, 'one place left');

@@ -83,20 +83,12 @@ describe('table output', () => {
   describe('headers', () => {
     const cases: Array<[string, TableOptions, string]> = [
       ['default', plain, 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS'],
-      [
-        'wide',
-        wide,
-        'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS',
-      ],
+      ['wide', wide, 'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS'],
       ['csv', csv, 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS'],
       ['csv wins over wide', { ...csv, wide: true }, 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS'],
       ['-T', { ...plain, time: true }, 'TIME     PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS'],
       ['-t', { ...plain, timestamp: true }, 'TIME(s)   PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS'],
-      [
-        '-Tt',
-        { ...plain, time: true, timestamp: true },
-        'TIME     TIME(s)   PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS',
-      ],
+      ['-Tt', { ...plain, time: true, timestamp: true }, 'TIME     TIME(s)   PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS'],
       ['-stT', { ...csv, time: true, timestamp: true }, 'TIME,TIME(s),PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS'],
     ];
     for (const [name, opts, expected] of cases) {
@@ -116,36 +108,16 @@ describe('table output', () => {
       ['default unknown owner', s3, plain, '0     ?          192.168.100.200 22    192.168.100.201 61000   976    10 0.00'],
       ['default long comm', s4, plain, '42    systemd-re 127.0.0.53      53    127.0.0.1       40000     0     0 1.00'],
       ['default IPv4-mapped', s5, plain, '7     nginx      ::ffff:10.1.2.3 80    ::ffff:10.9.8.7 51234  5120     2 2.67'],
-      [
-        'wide IPv4',
-        s1,
-        wide,
-        '1234  curl             4  10.0.0.5                   45678 93.184.216.34              443        2   1024 123.46',
-      ],
+      ['wide IPv4', s1, wide, '1234  curl             4  10.0.0.5                   45678 93.184.216.34              443        2   1024 123.46'],
       [
         'wide IPv6 with a long address',
         s2,
         wide,
         '4194304 a-very-long-comm 6  2001:db8:aaaa:bbbb:cccc:dddd:eeee:1 8080  ::1                        55555      0      0 1.12',
       ],
-      [
-        'wide unknown owner',
-        s3,
-        wide,
-        '0     ?                4  192.168.100.200            22    192.168.100.201            61000    976     10 0.00',
-      ],
-      [
-        'wide 16-char comm fits',
-        s4,
-        wide,
-        '42    systemd-resolved 4  127.0.0.53                 53    127.0.0.1                  40000      0      0 1.00',
-      ],
-      [
-        'wide IPv4-mapped',
-        s5,
-        wide,
-        '7     nginx            6  ::ffff:10.1.2.3            80    ::ffff:10.9.8.7            51234   5120      2 2.67',
-      ],
+      ['wide unknown owner', s3, wide, '0     ?                4  192.168.100.200            22    192.168.100.201            61000    976     10 0.00'],
+      ['wide 16-char comm fits', s4, wide, '42    systemd-resolved 4  127.0.0.53                 53    127.0.0.1                  40000      0      0 1.00'],
+      ['wide IPv4-mapped', s5, wide, '7     nginx            6  ::ffff:10.1.2.3            80    ::ffff:10.9.8.7            51234   5120      2 2.67'],
       ['csv IPv4', s1, csv, '1234,curl,4,10.0.0.5,45678,93.184.216.34,443,2,1024,123.46'],
       ['csv IPv6: nothing cut', s2, csv, '4194304,a-very-long-command,6,2001:db8:aaaa:bbbb:cccc:dddd:eeee:1,8080,::1,55555,0,0,1.12'],
       ['csv unknown owner', s3, csv, '0,?,4,192.168.100.200,22,192.168.100.201,61000,976,10,0.00'],
@@ -193,13 +165,7 @@ describe('table output', () => {
         ctx,
         '06:15:52 1.500001  1234  curl             4  10.0.0.5                   45678 93.184.216.34              443        2   1024 123.46',
       ],
-      [
-        '-stT',
-        later,
-        { ...csv, time: true, timestamp: true },
-        ctx,
-        '06:15:52,1.500001,1234,curl,4,10.0.0.5,45678,93.184.216.34,443,2,1024,123.46',
-      ],
+      ['-stT', later, { ...csv, time: true, timestamp: true }, ctx, '06:15:52,1.500001,1234,curl,4,10.0.0.5,45678,93.184.216.34,443,2,1024,123.46'],
     ];
     for (const [name, s, opts, c, expected] of cases) {
       it(name, () => assert.equal(tableRow(s, opts, c), expected));
@@ -225,7 +191,12 @@ describe('table output', () => {
       assert.equal(tableRow(session({ pid: 0, hostPid: 0, comm: 'swapper/3' }), csv, {}).split(',')[1], '?');
     });
     it("an owner outside the agent's PID namespace prints pid 0 and its comm", () => {
-      assert.deepEqual(tableRow(session({ pid: 0, hostPid: 9, comm: 'sshd' }), csv, {}).split(',').slice(0, 2), ['0', 'sshd']);
+      assert.deepEqual(
+        tableRow(session({ pid: 0, hostPid: 9, comm: 'sshd' }), csv, {})
+          .split(',')
+          .slice(0, 2),
+        ['0', 'sshd'],
+      );
     });
   });
 
