@@ -58,7 +58,7 @@ class NsProgram {
 }
 
 /** Accepts connections forever; each: read until EOF, answer `reply` bytes after `expect` bytes, close. */
-const SERVER = String.raw`
+const SERVER = `
 import socket, sys, threading
 expect, reply = int(sys.argv[1]), int(sys.argv[2])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -146,7 +146,7 @@ describe('one trace per connection', function () {
 
     const client = new NsProgram(
       a.netns,
-      String.raw`
+      `
 import socket
 for i in range(3):
     c = socket.create_connection(('198.51.100.10', 80), timeout=10)
@@ -254,7 +254,7 @@ describe('TCP health at close, against ss -ti', function () {
     });
     const client = new NsProgram(
       a.netns,
-      String.raw`
+      `
 import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 c.sendall(b'c' * 300000)
