@@ -333,6 +333,8 @@ export function loadSettings(argv: string[], env: Env): Loaded {
 
   const otelEnv = otelVariables(typed, origins);
   const traces = resolveOtlpTraceConfig(otelEnv);
+  const queueMib = typed.export_queue_mib;
+  if (typeof queueMib === 'number') traces.config.batch.maxQueueBytes = queueMib * 2 ** 20;
   const metrics = resolveOtlpMetricsConfig(otelEnv);
   if (!problems.length) problems.push(...crossChecks(typed as Settings, origins));
   for (const p of otelProblems([...traces.errors, ...metrics.errors], origins)) if (!problems.includes(p)) problems.push(p);

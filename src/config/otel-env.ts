@@ -63,7 +63,9 @@ const OTEL = SCHEMA.otel;
 const DEFAULT_ENDPOINT = String(OTEL.exporter_otlp.endpoint.default);
 const DEFAULT_TIMEOUT_MS = Number(OTEL.exporter_otlp.timeout.default);
 const DEFAULT_BATCH: OtlpBatchConfig = {
-  maxQueueSize: Number(OTEL.bsp.max_queue_size.default),
+  maxQueueSize: OTEL.bsp.max_queue_size.default === '' ? undefined : Number(OTEL.bsp.max_queue_size.default),
+  // Not an OTEL_* variable: loadSettings puts export_queue_mib in its place.
+  maxQueueBytes: SCHEMA.export_queue_mib.default * 2 ** 20,
   maxExportBatchSize: Number(OTEL.bsp.max_export_batch_size.default),
   scheduleDelayMs: Number(OTEL.bsp.schedule_delay.default),
   exportTimeoutMs: Number(OTEL.bsp.export_timeout.default),
@@ -248,13 +250,16 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
 
   const bsp = (suffix: string, min: number, fallback: number): number =>
     parseInteger(`OTEL_BSP_${suffix}`, read(env, `OTEL_BSP_${suffix}`), min, fallback, errors);
+  // Unset (the default): the queue is bounded by memory only (export_queue_mib).
+  const queueSize = read(env, 'OTEL_BSP_MAX_QUEUE_SIZE') === undefined ? 0 : bsp('MAX_QUEUE_SIZE', 1, 0);
   const batch: OtlpBatchConfig = {
-    maxQueueSize: bsp('MAX_QUEUE_SIZE', 1, DEFAULT_BATCH.maxQueueSize),
+    maxQueueSize: queueSize > 0 ? queueSize : DEFAULT_BATCH.maxQueueSize,
+    maxQueueBytes: DEFAULT_BATCH.maxQueueBytes,
     maxExportBatchSize: bsp('MAX_EXPORT_BATCH_SIZE', 1, DEFAULT_BATCH.maxExportBatchSize),
     scheduleDelayMs: bsp('SCHEDULE_DELAY', 0, DEFAULT_BATCH.scheduleDelayMs),
     exportTimeoutMs: bsp('EXPORT_TIMEOUT', 1, DEFAULT_BATCH.exportTimeoutMs),
   };
-  if (batch.maxExportBatchSize > batch.maxQueueSize) {
+  if (batch.maxQueueSize !== undefined && batch.maxExportBatchSize > batch.maxQueueSize) {
     // Report it only when the batch size was set and valid (else it is the
     // default, or already reported); clamp in every case.
     const setBatch = read(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');

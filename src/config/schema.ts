@@ -76,6 +76,7 @@ const OUTCOME_NAMES = [...OUTCOMES, ...Object.keys(OUTCOME_GROUPS)];
 
 const SHUTDOWN_TIMEOUT_MAX_MS = 600_000;
 const STATS_INTERVAL_MAX_S = 86_400;
+const QUEUE_MIB_MAX = 4096;
 const INT32_MAX = 2 ** 31 - 1;
 
 const FORMATS = {
@@ -100,6 +101,7 @@ const FORMATS = {
   durationMs: format('tcplife-duration-ms', f.integer(0, INT32_MAX, 'milliseconds')),
   bytes: format('tcplife-bytes', f.integer(0, Number.MAX_SAFE_INTEGER, 'a byte count')),
   shutdownMs: format('tcplife-shutdown-ms', f.integer(0, SHUTDOWN_TIMEOUT_MAX_MS, 'milliseconds')),
+  queueMib: format('tcplife-queue-mib', f.integer(1, QUEUE_MIB_MAX, 'MiB')),
   statsS: format('tcplife-stats-s', f.integer(0, STATS_INTERVAL_MAX_S, 'seconds (0: only at exit)')),
   path: format('tcplife-path', f.plainString()),
   services: format('tcplife-services', f.serviceRules),
@@ -393,6 +395,14 @@ export const SCHEMA = {
     reload: true,
   },
 
+  export_queue_mib: {
+    doc: 'memory for spans waiting for export (the collector slow or away), in MiB; beyond it, new spans are dropped and counted (spans_dropped_queue_full)',
+    format: FORMATS.queueMib,
+    default: 64,
+    env: 'TCPLIFE_EXPORT_QUEUE_MIB',
+    arg: 'export-queue-mib',
+    metavar: 'MIB',
+  },
   k8s: {
     pod_name: { doc: 'k8s.pod.name of the resource (Downward API: metadata.name)', format: FORMATS.k8sSubdomain, default: '', env: 'K8S_POD_NAME' },
     namespace_name: {
@@ -435,15 +445,15 @@ export const SCHEMA = {
     bsp: {
       schedule_delay: { doc: 'milliseconds a span may wait for its batch', format: FORMATS.otel, default: '5000', env: 'OTEL_BSP_SCHEDULE_DELAY' },
       export_timeout: {
-        doc: 'accepted for compatibility; each attempt uses the exporter timeout',
+        doc: 'deadline of one export request, in milliseconds: each attempt gets the smaller of this and the exporter timeout; a failed batch is retried until it is exported, rejected, or shutdown ends',
         format: FORMATS.otel,
         default: '30000',
         env: 'OTEL_BSP_EXPORT_TIMEOUT',
       },
       max_queue_size: {
-        doc: 'spans buffered while the collector is slow or away; beyond it, spans are dropped and counted',
+        doc: 'at most this many spans buffered while the collector is slow or away (unset: as many as export_queue_mib holds); beyond it, new spans are dropped and counted',
         format: FORMATS.otel,
-        default: '2048',
+        default: '',
         env: 'OTEL_BSP_MAX_QUEUE_SIZE',
       },
       max_export_batch_size: { doc: 'spans per export request', format: FORMATS.otel, default: '512', env: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE' },

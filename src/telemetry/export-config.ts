@@ -9,7 +9,10 @@ export interface OtlpEndpoint {
 }
 
 export interface OtlpBatchConfig {
-  maxQueueSize: number;
+  /** OTEL_BSP_MAX_QUEUE_SIZE when set; unset, the queue is bounded by memory only. */
+  maxQueueSize?: number;
+  /** export_queue_mib, in bytes: the memory the queued spans may take. */
+  maxQueueBytes: number;
   maxExportBatchSize: number;
   scheduleDelayMs: number;
   exportTimeoutMs: number;

@@ -16,8 +16,9 @@
  * rejected one drops the batch (spans_dropped_rejected). Every failed attempt
  * counts in span_export_failures. One export is in flight at a time.
  *
- * Each attempt has deadline config.timeoutMs (batch.exportTimeoutMs is not
- * used: retries are unbounded until shutdown). Metadata comes from
+ * Each attempt has the deadline of the smaller of config.timeoutMs and
+ * batch.exportTimeoutMs; retries are unbounded until shutdown (the queue's
+ * memory bound, not a retry limit, decides what is dropped). Metadata comes from
  * config.headers; gzip from config.compression.
  *
  * shutdown(timeoutMs) stops accepting (later spans count as spans_dropped_shutdown),
@@ -53,6 +54,15 @@ export interface SpanExporterOptions {
    */
   log?: (line: string) => void;
 }
+
+/**
+ * What a queued span takes beyond its encoded bytes: its EncodedSpan, the
+ * Buffer view over its bytes, its slot in the queue (measured with
+ * `npm run -s bench:queue-memory`, rounded up).
+ */
+export const QUEUED_SPAN_OVERHEAD_BYTES = 160;
+
+const queuedSize = (span: EncodedSpan): number => span.field.length + QUEUED_SPAN_OVERHEAD_BYTES;
 
 /** The batch in flight: its spans are the head of the queue until it settles. */
 interface Delivery {
@@ -100,7 +110,7 @@ export class OtlpSpanExporter {
   ) {
     this.backoff = backoffOf(options);
     this.resources = new ServiceResources(resource);
-    this.queue = new SpanQueue(config.batch, () => this.pump(true));
+    this.queue = new SpanQueue(config.batch, () => this.pump(true), queuedSize);
     this.transport = new OtlpGrpcTransport(config, tls, this.backoff.maxMs);
     this.status = new ExportStatusLog(this.transport.target, options.log ?? (() => {}));
   }
@@ -117,6 +127,11 @@ export class OtlpSpanExporter {
       return encoded;
     });
     if (added > 0) this.pump();
+  }
+
+  /** The memory the queued spans take, as the queue's bound counts it. */
+  queuedBytes(): number {
+    return this.queue.bytes;
   }
 
   counters(): SpanExporterCounters {
@@ -179,7 +194,8 @@ export class OtlpSpanExporter {
 
   /** Sends (or re-sends) the batch in flight. */
   private send(delivery: Delivery): void {
-    let timeout = this.config.timeoutMs;
+    // OTEL_BSP_EXPORT_TIMEOUT bounds one export request as the exporter's own timeout does.
+    let timeout = Math.min(this.config.timeoutMs, this.config.batch.exportTimeoutMs);
     if (this.shutdownState) timeout = Math.max(1, Math.min(timeout, this.shutdownState.deadline - Date.now()));
     delivery.cancel = this.transport.export(delivery.request, timeout, (outcome) => {
       delivery.cancel = undefined;

@@ -2,9 +2,10 @@
  * The exporter's bounded queue, oldest first, and its batching clock.
  *
  * Every span not yet exported or dropped, the batch in flight included,
- * counts against maxQueueSize: what does not fit is dropped and counted
- * (`dropped`), never buffered. So with the collector down the queue fills,
- * and every later span is dropped and counted, deterministically.
+ * counts against maxQueueBytes (by its `sizeOf`) and, when set,
+ * maxQueueSize: what does not fit is dropped and counted (`dropped`), never
+ * buffered. So with the collector down the queue fills, then every newer
+ * span is dropped and counted while the oldest wait, deterministically.
  *
  * A batch (the oldest maxExportBatchSize spans) is due as soon as that many
  * are waiting, else scheduleDelayMs after the queue was found short of one:
@@ -14,12 +15,14 @@
  */
 import type { OtlpBatchConfig } from './export-config';
 
-export type QueueLimits = Pick<OtlpBatchConfig, 'maxQueueSize' | 'maxExportBatchSize' | 'scheduleDelayMs'>;
+export type QueueLimits = Pick<OtlpBatchConfig, 'maxQueueSize' | 'maxQueueBytes' | 'maxExportBatchSize' | 'scheduleDelayMs'>;
 
 export class SpanQueue<T> {
   /** Waiting items, the batch in flight (the first `inFlight`) at the head. */
   private readonly items: T[] = [];
   private inFlight = 0;
+  /** sizeOf() of every item held. */
+  private heldBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Items refused because the queue was full. */
   dropped = 0;
@@ -27,11 +30,18 @@ export class SpanQueue<T> {
   constructor(
     private readonly limits: QueueLimits,
     private readonly onDue: () => void,
+    /** The memory an item takes while queued, in bytes. */
+    private readonly sizeOf: (item: T) => number,
   ) {}
 
   /** Items held, the batch in flight included. */
   get length(): number {
     return this.items.length;
+  }
+
+  /** The memory the items held take (their sizeOf), the batch in flight included. */
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   private get batchSize(): number {
@@ -44,13 +54,22 @@ export class SpanQueue<T> {
    * not called when none fit. Returns the number of items added.
    */
   offer<R>(records: readonly R[], toItems: (accepted: readonly R[]) => readonly T[]): number {
-    const room = Math.max(0, this.limits.maxQueueSize - this.items.length);
+    const room = this.heldBytes >= this.limits.maxQueueBytes ? 0 : Math.max(0, (this.limits.maxQueueSize ?? Infinity) - this.items.length);
     const taken = Math.min(room, records.length);
     this.dropped += records.length - taken;
     if (taken === 0) return 0;
-    const added = toItems(taken === records.length ? records : records.slice(0, taken));
-    for (const item of added) this.items.push(item);
-    return added.length;
+    const made = toItems(taken === records.length ? records : records.slice(0, taken));
+    // An item's size is known once it is made: those past the memory bound go too.
+    let added = 0;
+    for (const item of made) {
+      const size = this.sizeOf(item);
+      if (this.heldBytes + size > this.limits.maxQueueBytes) break;
+      this.heldBytes += size;
+      this.items.push(item);
+      added++;
+    }
+    this.dropped += made.length - added;
+    return added;
   }
 
   /**
@@ -76,6 +95,7 @@ export class SpanQueue<T> {
   /** Removes the batch in flight (exported or dropped: the caller counts it); returns its size. */
   settle(): number {
     const n = this.inFlight;
+    for (let i = 0; i < n; i++) this.heldBytes -= this.sizeOf(this.items[i]);
     this.items.splice(0, n);
     this.inFlight = 0;
     return n;
@@ -87,6 +107,7 @@ export class SpanQueue<T> {
     this.stopTimer();
     this.items.length = 0;
     this.inFlight = 0;
+    this.heldBytes = 0;
     return n;
   }
 

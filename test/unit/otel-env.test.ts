@@ -8,7 +8,7 @@ const DEFAULTS: OtlpTraceConfig = {
   headers: [],
   compression: 'none',
   timeoutMs: 10000,
-  batch: { maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMs: 5000, exportTimeoutMs: 30000 },
+  batch: { maxQueueSize: undefined, maxQueueBytes: 64 * 2 ** 20, maxExportBatchSize: 512, scheduleDelayMs: 5000, exportTimeoutMs: 30000 },
   exporters: [],
   disabled: false,
 };
@@ -257,9 +257,11 @@ describe('OTLP trace exporter configuration from the environment', () => {
         { ...D, maxQueueSize: 100, maxExportBatchSize: 100 },
         [/^OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "101" is not allowed: expected an integer at most OTEL_BSP_MAX_QUEUE_SIZE \(100\)$/],
       ],
+      // No count bound by default (memory only): any batch size fits.
+      [{ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096' }, { ...D, maxExportBatchSize: 4096 }, []],
       [
-        { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096' },
-        { ...D, maxExportBatchSize: 2048 },
+        { OTEL_BSP_MAX_QUEUE_SIZE: '2048', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096' },
+        { ...D, maxQueueSize: 2048, maxExportBatchSize: 2048 },
         [/^OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "4096" is not allowed: expected an integer at most OTEL_BSP_MAX_QUEUE_SIZE \(2048\)$/],
       ],
       [

@@ -28,7 +28,7 @@ function config(port: number, batch: Partial<OtlpBatchConfig> = {}, over: Partia
     headers: [],
     compression: 'none',
     timeoutMs: 2000,
-    batch: { maxQueueSize: 100, maxExportBatchSize: 10, scheduleDelayMs: 20, exportTimeoutMs: 5000, ...batch },
+    batch: { maxQueueSize: 100, maxQueueBytes: 2 ** 30, maxExportBatchSize: 10, scheduleDelayMs: 20, exportTimeoutMs: 5000, ...batch },
     exporters: ['otlp'],
     disabled: false,
     ...over,
@@ -228,6 +228,46 @@ describe('OtlpSpanExporter', function () {
     );
     assert.equal(e.counters().spans_queued, 0);
     assert.equal(e.counters().spans_dropped_rejected, 0);
+  });
+
+  it('is bounded by memory when OTEL_BSP_MAX_QUEUE_SIZE is unset: the newest past export_queue_mib are dropped and counted', async () => {
+    const r = await receiver({ respond: () => grpc.status.UNAVAILABLE });
+    const probe = exporter(config(r.port, { maxQueueSize: undefined, scheduleDelayMs: 60_000 }), RESOURCE, SCOPE, undefined, FAST);
+    probe.add(spans(1));
+    const perSpan = probe.queuedBytes(); // its encoded bytes and the queue's overhead
+    assert.ok(perSpan > 500 && perSpan < 2000, `${perSpan} bytes per queued span`);
+    const e = exporter(
+      config(r.port, { maxQueueSize: undefined, maxQueueBytes: Math.floor(perSpan * 10.5), maxExportBatchSize: 5 }),
+      RESOURCE,
+      SCOPE,
+      undefined,
+      FAST,
+    );
+    const sent = spans(25);
+    e.add(sent);
+    assert.deepEqual([e.counters().spans_queued, e.counters().spans_dropped_queue_full], [10, 15], 'ten fit in 10.5 spans of memory');
+    assert.ok(e.queuedBytes() <= perSpan * 10.5);
+    await until(() => e.counters().span_export_failures >= 2);
+    assert.equal(e.counters().spans_queued, 10, 'the oldest wait while the collector is down');
+  });
+
+  it('OTEL_BSP_EXPORT_TIMEOUT bounds each attempt when it is shorter than the exporter timeout', async () => {
+    // A collector that takes connections and never answers: only a deadline ends an attempt.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const e = exporter(config(port, { exportTimeoutMs: 150 }, { timeoutMs: 10_000 }), RESOURCE, SCOPE, undefined, FAST);
+      const t0 = Date.now();
+      e.add(spans(3));
+      await until(() => e.counters().span_export_failures >= 2, 3000);
+      assert.ok(Date.now() - t0 < 3000, 'attempts end at 150 ms, not at the 10 s exporter timeout');
+      await e.shutdown(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('drops a batch answered INVALID_ARGUMENT without retrying', async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { SpanQueue, type QueueLimits } from '../../src/telemetry/span-queue';
 
-const LIMITS: QueueLimits = { maxQueueSize: 10, maxExportBatchSize: 4, scheduleDelayMs: 20 };
+const LIMITS: QueueLimits = { maxQueueSize: 10, maxQueueBytes: 2 ** 30, maxExportBatchSize: 4, scheduleDelayMs: 20 };
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 const same = (r: readonly number[]) => r;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -9,7 +9,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('SpanQueue', () => {
   const queues: Array<SpanQueue<number>> = [];
   const queue = (limits: Partial<QueueLimits> = {}, onDue = () => {}) => {
-    const q = new SpanQueue<number>({ ...LIMITS, ...limits }, onDue);
+    // An item's size is its value, in bytes: the memory bound is then easy to see.
+    const q = new SpanQueue<number>({ ...LIMITS, ...limits }, onDue, (n) => n);
     queues.push(q);
     return q;
   };
@@ -35,6 +36,34 @@ describe('SpanQueue', () => {
     assert.deepEqual(seen, [range(0, 7), range(7, 3)], 'toItems sees only what fits');
     assert.equal(q.length, 10);
     assert.equal(q.dropped, 3);
+  });
+
+  it('is bounded by the memory its items take: the newest past the bound are dropped and counted', () => {
+    const q = queue({ maxQueueSize: undefined, maxQueueBytes: 100 });
+    assert.equal(q.offer([40, 50, 20, 5], same), 2, '40 + 50 fit, 20 would pass 100');
+    assert.deepEqual([q.length, q.bytes, q.dropped], [2, 90, 2], 'the rest of the offer is dropped, even the 5 that would fit');
+    assert.equal(q.offer([10], same), 1, 'exactly at the bound still fits');
+    assert.equal(q.offer([1, 1], same), 0, 'a full queue takes nothing');
+    assert.deepEqual([q.length, q.bytes, q.dropped], [3, 100, 4]);
+    assert.deepEqual(q.takeBatch(true), [40, 50, 10]);
+    q.settle();
+    assert.deepEqual([q.length, q.bytes], [0, 0], 'settling frees the memory');
+    assert.equal(q.offer([60], same), 1);
+    assert.equal(q.clear(), 1);
+    assert.equal(q.bytes, 0, 'clear frees it too');
+  });
+
+  it('without a count bound (OTEL_BSP_MAX_QUEUE_SIZE unset) holds as many items as the memory allows', () => {
+    const q = queue({ maxQueueSize: undefined, maxQueueBytes: 10_000 });
+    assert.equal(
+      q.offer(
+        Array.from({ length: 5000 }, () => 2),
+        same,
+      ),
+      5000,
+    );
+    assert.equal(q.offer([1], same), 0);
+    assert.deepEqual([q.length, q.dropped], [5000, 1]);
   });
 
   it('does not call toItems when nothing fits, and counts it all', () => {
