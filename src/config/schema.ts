@@ -228,7 +228,7 @@ export const SCHEMA = {
       switches: [{ flag: 'time', short: 'T', value: 'true', doc: 'include time column on output (HH:MM:SS)' }],
     },
     timestamp: {
-      doc: 'table and csv: include a timestamp column (seconds since the first session)',
+      doc: 'table and csv: include a timestamp column (seconds since the first printed session closed)',
       format: FORMATS.boolean,
       default: false,
       env: 'TCPLIFE_OUTPUT_TIMESTAMP',
@@ -313,7 +313,7 @@ export const SCHEMA = {
       reload: true,
     },
     roles: {
-      doc: 'only sessions this host opened (client) or accepted (server); partial sessions have no role and never match',
+      doc: 'only sessions this host opened (client) or accepted (server); a session whose role is unknown (opened before the agent and not found at start) never matches',
       format: FORMATS.roles,
       default: [],
       env: 'TCPLIFE_ROLES',

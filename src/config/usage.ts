@@ -52,8 +52,9 @@ options:
 ${lines.join('\n')}
 
 Every setting can also come from an environment variable or a configuration
-file (--config); flags win over variables, variables over the file. The README
-lists every key. Lists are comma-separated; list flags may repeat.
+file (--config); flags win over variables, variables over the file.
+docs/configuration.md lists every key. Lists are comma-separated; list flags
+may repeat.
 
 Runs until interrupted; bcc tcplife's [interval [count]] are not supported.
 The table and CSV show sessions whose opening was seen; -j shows all.

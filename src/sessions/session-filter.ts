@@ -27,7 +27,8 @@ export function compileSessionFilter(f: SessionFilterSpec): SessionFilter | unde
   if (f.comms.length) {
     const exact = new Set(f.comms.filter((c) => !isGlob(c)));
     const globs = f.comms.filter(isGlob).map(globToRegExp);
-    tests.push((s) => exact.has(s.comm) || globs.some((g) => g.test(s.comm)));
+    // An unknown owner (comm '') has no name: it matches none, not even '*'.
+    tests.push((s) => s.comm !== '' && (exact.has(s.comm) || globs.some((g) => g.test(s.comm))));
   }
   if (f.roles.length) {
     const roles = new Set<string>(f.roles);
