@@ -5,6 +5,10 @@
       "sources": [
         "native/addon.cc",
         "native/probe.cc",
+        "native/probe_options.cc",
+        "native/probe_errors.cc",
+        "native/privileges.cc",
+        "native/kernel_counters.cc",
         "native/ring_poller.cc",
         "native/libbpf_log.cc",
         "native/program_part.cc",

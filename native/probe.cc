@@ -1,114 +1,23 @@
 #include "probe.h"
 
-#include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "kernel_filters.h"
 #include "libbpf_log.h"
 #include "open_sessions.h"
+#include "probe_errors.h"
 #include "session_event.h"
 #include "tcplife.skel.h"
 
 namespace {
 
 constexpr size_t kMaxBatch = 4096;  // records per call into JS
-
-bool PathExists(const char* path) { return access(path, F_OK) == 0; }
-
-// The classic tracepoint needs tracefs, which this kind of machine does not
-// mount at boot. *mounted says whether we mounted it (and so unmount it).
-int EnsureTracefs(bool* mounted) {
-  *mounted = false;
-  if (PathExists("/sys/kernel/tracing/events") || PathExists("/sys/kernel/debug/tracing/events"))
-    return 0;
-  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) return -errno;
-  *mounted = true;
-  return 0;
-}
-
-// Effective capabilities from /proc/self/status (no libcap dependency).
-uint64_t EffectiveCapabilities() {
-  FILE* f = fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  unsigned long long caps = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (sscanf(line, "CapEff: %llx", &caps) == 1) break;
-  }
-  fclose(f);
-  return caps;
-}
-
-bool MayTrace() {
-  constexpr int kCapSysAdmin = 21, kCapPerfmon = 38, kCapBpf = 39;
-  uint64_t caps = EffectiveCapabilities();
-  auto has = [caps](int cap) { return (caps >> cap) & 1; };
-  return has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon));
-}
-
-// Whether the error is missing privileges, not the kernel refusing the program.
-bool PermissionError(int err, const char* stage) {
-  int e = err < 0 ? -err : err;
-  if (e == EPERM) return true;
-  // With the privileges in place, EACCES at load is the verifier saying no.
-  return e == EACCES && !(std::string(stage) == "loading" && MayTrace());
-}
-
-// The message for a core failure; `reason` is the kernel's own words.
-std::string Explain(int err, const char* stage, const std::string& mechanism, const std::string& reason) {
-  int e = err < 0 ? -err : err;
-  std::string what = mechanism.empty() ? "" : " (" + mechanism + ")";
-  if (PermissionError(err, stage))
-    return "permission denied while " + std::string(stage) +
-           " the BPF program: run as root, or grant CAP_BPF and CAP_PERFMON";
-  if (e == EACCES)
-    return "the kernel's verifier rejected the core program" + what + ": " + reason +
-           "; run with --verbose to see its log, and report it with your kernel version";
-  if (std::string(stage) == "filtering") return "setting the kernel filters failed: " + std::string(strerror(e));
-  if (e == ENOENT && std::string(stage) == "attaching")
-    return "tracepoint sock:inet_sock_set_state not found" + what + ": the kernel must be Linux 4.16 or later";
-  return std::string(stage) + " the core program" + what + " failed: " + reason;
-}
-
-const char* ErrnoCode(int err) {
-  switch (err < 0 ? -err : err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case ENOTSUP: return "ENOTSUP";
-    case E2BIG: return "E2BIG";
-    case ESRCH: return "ESRCH";
-    default: return "EBPF";
-  }
-}
-
-Napi::Error ProbeError(Napi::Env env, int err, const char* stage, const std::string& message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, ErrnoCode(err)));
-  error.Set("errno", Napi::Number::New(env, err < 0 ? -err : err));
-  error.Set("stage", Napi::String::New(env, stage));
-  error.Set("libbpfLog", Napi::String::New(env, LibbpfLogTail()));
-  return error;
-}
-
-uint64_t SumPerCpu(int fd, uint32_t key, int ncpus) {
-  std::vector<uint64_t> values(ncpus > 0 ? ncpus : 1);
-  if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) return 0;
-  uint64_t sum = 0;
-  for (uint64_t v : values) sum += v;
-  return sum;
-}
 
 }  // namespace
 
@@ -125,89 +34,8 @@ Napi::Function Probe::Define(Napi::Env env) {
                      });
 }
 
-Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || info[0].IsUndefined()) return;
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Probe options must be an object");
-  Napi::Object opts = info[0].As<Napi::Object>();
-
-  Napi::Value attach = opts.Get("attach");
-  if (!attach.IsUndefined()) {
-    if (!attach.IsString()) throw Napi::TypeError::New(env, "attach must be a string");
-    attach_ = attach.As<Napi::String>().Utf8Value();
-    if (attach_ != "auto" && attach_ != "tp_btf" && attach_ != "tracepoint")
-      throw Napi::TypeError::New(env, "attach must be auto, tp_btf or tracepoint");
-  }
-  Napi::Value ring = opts.Get("ringBytes");
-  if (!ring.IsUndefined()) {
-    double d = ring.IsNumber() ? ring.As<Napi::Number>().DoubleValue() : 0;
-    uint64_t n = static_cast<uint64_t>(d);
-    if (d != static_cast<double>(n) || n < 4096 || n > (1ull << 30) || (n & (n - 1)))
-      throw Napi::TypeError::New(env, "ringBytes must be a power of two from 4096 to 1 GiB");
-    ring_bytes_ = static_cast<uint32_t>(n);
-  }
-  Napi::Value wake = opts.Get("wakeupBytes");
-  if (!wake.IsUndefined()) {
-    double d = wake.IsNumber() ? wake.As<Napi::Number>().DoubleValue() : -1;
-    if (d < 0 || d != static_cast<double>(static_cast<uint64_t>(d)))
-      throw Napi::TypeError::New(env, "wakeupBytes must be a non-negative integer");
-    wakeup_bytes_ = static_cast<uint64_t>(d);
-  }
-  Napi::Value interval = opts.Get("drainIntervalMs");
-  if (!interval.IsUndefined()) {
-    double d = interval.IsNumber() ? interval.As<Napi::Number>().DoubleValue() : 0;
-    if (d < 1 || d > 60000 || d != static_cast<double>(static_cast<uint32_t>(d)))
-      throw Napi::TypeError::New(env, "drainIntervalMs must be an integer from 1 to 60000");
-    drain_interval_ms_ = static_cast<uint32_t>(d);
-  }
-  Napi::Value pidns = opts.Get("pidNamespace");
-  if (!pidns.IsUndefined()) {
-    // {dev, ino} of the agent's PID namespace (stat of /proc/self/ns/pid).
-    Napi::Object o = pidns.IsObject() ? pidns.As<Napi::Object>() : Napi::Object::New(env);
-    Napi::Value dev = o.Get("dev"), ino = o.Get("ino");
-    auto whole = [](const Napi::Value& v) {
-      if (!v.IsNumber()) return -1.0;
-      double d = v.As<Napi::Number>().DoubleValue();
-      return d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d)) ? d : -1.0;
-    };
-    if (whole(dev) < 0 || whole(ino) <= 0)
-      throw Napi::TypeError::New(env, "pidNamespace must be {dev, ino} with non-negative integers, ino > 0");
-    pidns_dev_ = static_cast<uint64_t>(whole(dev));
-    pidns_ino_ = static_cast<uint64_t>(whole(ino));
-  }
-  Napi::Value find = opts.Get("findOpenSessions");
-  if (!find.IsUndefined()) {
-    if (!find.IsBoolean()) throw Napi::TypeError::New(env, "findOpenSessions must be a boolean");
-    find_open_ = find.As<Napi::Boolean>().Value();
-  }
-  Napi::Value io = opts.Get("ownerFromSocketIo");
-  if (!io.IsUndefined()) {
-    if (!io.IsBoolean()) throw Napi::TypeError::New(env, "ownerFromSocketIo must be a boolean");
-    owner_from_io_ = io.As<Napi::Boolean>().Value();
-  }
-  Napi::Value reject = opts.Get("rejectParts");
-  if (!reject.IsUndefined()) {
-    // Tests only: the named parts get a deliberate verifier error.
-    static const std::pair<const char*, uint32_t> kParts[] = {
-        {"core", PART_CORE},
-        {"open-sessions", PART_OPEN_SESSIONS},
-        {"owners-from-io", PART_OWNERS_FROM_IO},
-        {"nested-state-changes", PART_NESTED_STATE_CHANGES},
-    };
-    const char* allowed = "rejectParts must be an array of: core, open-sessions, owners-from-io, nested-state-changes";
-    if (!reject.IsArray()) throw Napi::TypeError::New(env, allowed);
-    Napi::Array names = reject.As<Napi::Array>();
-    for (uint32_t i = 0; i < names.Length(); i++) {
-      Napi::Value v = names.Get(i);
-      std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-      uint32_t bit = 0;
-      for (const auto& [part, b] : kParts)
-        if (name == part) bit = b;
-      if (!bit) throw Napi::TypeError::New(env, allowed);
-      reject_for_test_ |= bit;
-    }
-  }
-}
+Probe::Probe(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Probe>(info), options_(ParseProbeOptions(info.Env(), info[0])) {}
 
 Probe::~Probe() { Teardown(); }
 
@@ -220,11 +48,11 @@ int Probe::StartCore(Mechanism mechanism, const FilterSpec& filters, const char*
 
   // Knobs and sizes live in the core's maps; every other part reuses them.
   tcplife_bpf* skel = core_->skel();
-  skel->rodata->wakeup_bytes = wakeup_bytes_;
-  skel->rodata->pidns_dev = pidns_dev_;
-  skel->rodata->pidns_ino = pidns_ino_;
-  skel->rodata->reject_for_test = reject_for_test_;
-  bpf_map__set_max_entries(skel->maps.events, ring_bytes_);
+  skel->rodata->wakeup_bytes = options_.wakeup_bytes;
+  skel->rodata->pidns_dev = options_.pidns_dev;
+  skel->rodata->pidns_ino = options_.pidns_ino;
+  skel->rodata->reject_for_test = options_.reject_for_test;
+  bpf_map__set_max_entries(skel->maps.events, options_.ring_bytes);
   // Only the classic tracepoint needs the LRU fallback; keep it tiny otherwise.
   if (btf) bpf_map__set_max_entries(skel->maps.sk_states_lru, 1);
 
@@ -240,7 +68,7 @@ int Probe::StartCore(Mechanism mechanism, const FilterSpec& filters, const char*
 
   *stage = "attaching";
   if (!btf) {
-    err = EnsureTracefs(&mounted_tracefs_);
+    err = tracefs_.Ensure();
     if (err) return err;
   }
   return core_->Attach();
@@ -255,8 +83,8 @@ void Probe::StartOptionalParts() {
   // The twin first: it covers the core from the moment it runs.
   const Spec specs[] = {
       {"nested-state-changes", {"set_state_nested"}, true},
-      {"owners-from-io", {"owner_on_send", "owner_on_recv"}, owner_from_io_},
-      {"open-sessions", {"find_open_owners", "find_open_sessions"}, find_open_},
+      {"owners-from-io", {"owner_on_send", "owner_on_recv"}, options_.owner_from_io},
+      {"open-sessions", {"find_open_owners", "find_open_sessions"}, options_.find_open},
   };
   for (const Spec& spec : specs) {
     auto part = std::make_unique<ProgramPart>(spec.name, spec.programs);
@@ -298,7 +126,7 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   // Malformed filters fail here, before anything is loaded.
   FilterSpec filters = ParseFilterSpec(env, info[0].As<Napi::Object>());
 
-  if (!PathExists("/sys/kernel/btf/vmlinux")) {
+  if (access("/sys/kernel/btf/vmlinux", F_OK) != 0) {
     throw ProbeError(env, -ENOENT, "opening",
                      "kernel BTF not found at /sys/kernel/btf/vmlinux: tcplife-otel needs a "
                      "kernel built with CONFIG_DEBUG_INFO_BTF=y (for CO-RE)");
@@ -308,11 +136,12 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   LibbpfLogClear();
   const char* stage = "opening";
   std::string tp_btf_refused;  // why auto fell back to the classic tracepoint
-  mechanism_ = attach_ == "tracepoint" ? Mechanism::kTracepoint : Mechanism::kTpBtf;
+  using Attach = ProbeOptions::Attach;
+  mechanism_ = options_.attach == Attach::kTracepoint ? Mechanism::kTracepoint : Mechanism::kTpBtf;
   int err = StartCore(mechanism_, filters, &stage);
   // Fall back only when the BTF tracepoint itself is the problem: missing
   // privileges or a filter the maps refuse would fail the same way twice.
-  if (err && attach_ == "auto" && !PermissionError(err, stage) && std::string(stage) != "filtering") {
+  if (err && options_.attach == Attach::kAuto && !PermissionError(err, stage) && std::string(stage) != "filtering") {
     std::string log = LibbpfLogTail();
     tp_btf_refused = std::string(stage) + ": " + FailureReason(err, log);  // the core has one program
     Teardown();
@@ -346,7 +175,7 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   napi_get_uv_event_loop(env, &loop);
   poller_ = std::make_unique<RingPoller>(
       loop, bpf_map__fd(core()->maps.events), sizeof(session_event),
-      static_cast<uint8_t*>(batch_view_.Value().Data()), kMaxBatch, drain_interval_ms_,
+      static_cast<uint8_t*>(batch_view_.Value().Data()), kMaxBatch, options_.drain_interval_ms,
       [this](size_t records) { DeliverBatch(records); },
       [this]() { DrainFromLoop(); });
   err = poller_->Start();
@@ -456,31 +285,9 @@ Napi::Value Probe::Drain(const Napi::CallbackInfo& info) {
 
 void Probe::ReadKernelCounters() {
   if (!core()) return;  // after stop: keep the last reading
-  int ncpus = libbpf_num_possible_cpus();
-  int fd = bpf_map__fd(core()->maps.counters);
-  for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel_counters_[i] = SumPerCpu(fd, i, ncpus);
-  programs_.clear();
-  recursion_misses_ = 0;
-  owner_recursion_misses_ = 0;
   std::vector<const ProgramPart*> parts{core_.get()};
   for (const auto& part : optional_) parts.push_back(part.get());
-  for (const ProgramPart* part : parts) {
-    if (!part->on()) continue;
-    struct bpf_program* prog;
-    bpf_object__for_each_program(prog, part->skel()->obj) {
-      int pfd = bpf_program__fd(prog);
-      if (pfd < 0) continue;  // another part's program
-      bpf_prog_info pinfo{};
-      uint32_t len = sizeof(pinfo);
-      if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) continue;
-      // A skipped state change can cost a session; a skipped owner check only
-      // an owner (the next send/recv or close() supplies it).
-      bool owner_check = strncmp(bpf_program__name(prog), "owner_on_", 9) == 0;
-      (owner_check ? owner_recursion_misses_ : recursion_misses_) += pinfo.recursion_misses;
-      programs_.push_back({bpf_program__name(prog), pinfo.run_cnt, pinfo.run_time_ns,
-                           pinfo.recursion_misses});
-    }
-  }
+  counters_.Read(core(), parts);
 }
 
 Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
@@ -491,23 +298,21 @@ Napi::Value Probe::Counters(const Napi::CallbackInfo& info) {
   // Named as in src/sessions/counters.ts; the kernel's own by their slot
   // (the enum in bpf/session_event.h), which that table maps to names.
   Napi::Array kernel = Napi::Array::New(env, COUNTER_MAX);
-  for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel.Set(i, num(kernel_counters_[i]));
+  for (uint32_t i = 0; i < COUNTER_MAX; i++) kernel.Set(i, num(counters_.slots()[i]));
   out.Set("kernel", kernel);
-  // set_state_nested handles what recursion protection hid from set_state_btf;
-  // only the rest can cost a session.
-  uint64_t handled = kernel_counters_[COUNTER_NESTED_HANDLED];
-  out.Set("skipped_state_changes", num(recursion_misses_ > handled ? recursion_misses_ - handled : 0));
-  out.Set("skipped_owner_checks", num(owner_recursion_misses_));
+  out.Set("skipped_state_changes", num(counters_.skipped_state_changes()));
+  out.Set("skipped_owner_checks", num(counters_.skipped_owner_checks()));
   out.Set("malformed_records", num(poller_ ? poller_->malformed() : 0));
   out.Set("sessions_delivered", num(poller_ ? poller_->delivered() : 0));
   out.Set("ringbuf_wakeups", num(poller_ ? poller_->wakeups() : 0));
-  Napi::Array programs = Napi::Array::New(env, programs_.size());
-  for (uint32_t i = 0; i < programs_.size(); i++) {
+  const std::vector<KernelCounters::Program>& stats = counters_.programs();
+  Napi::Array programs = Napi::Array::New(env, stats.size());
+  for (uint32_t i = 0; i < stats.size(); i++) {
     Napi::Object p = Napi::Object::New(env);
-    p.Set("name", Napi::String::New(env, programs_[i].name));
-    p.Set("runCount", num(programs_[i].run_count));
-    p.Set("runTimeNs", num(programs_[i].run_time_ns));
-    p.Set("recursionMisses", num(programs_[i].recursion_misses));
+    p.Set("name", Napi::String::New(env, stats[i].name));
+    p.Set("runCount", num(stats[i].run_count));
+    p.Set("runTimeNs", num(stats[i].run_time_ns));
+    p.Set("recursionMisses", num(stats[i].recursion_misses));
     programs.Set(i, p);
   }
   out.Set("programs", programs);
@@ -524,10 +329,7 @@ void Probe::Teardown() {
     core_.reset();
   }
   optional_.clear();
-  if (mounted_tracefs_) {
-    umount2("/sys/kernel/tracing", MNT_DETACH);  // leave the system as we found it
-    mounted_tracefs_ = false;
-  }
+  tracefs_.Release();  // after the core: nothing attached to it any more
 }
 
 void Probe::Stop(const Napi::CallbackInfo& info) {
@@ -541,5 +343,3 @@ void Probe::Stop(const Napi::CallbackInfo& info) {
     throw Napi::Error(info.Env(), err);
   }
 }
-
-static_assert(COUNTER_MAX <= 8, "Probe::kernel_counters_ is too small for COUNTER_MAX");

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "kernel_counters.h"
+#include "privileges.h"
+#include "probe_options.h"
 #include "program_part.h"
 #include "ring_poller.h"
 
@@ -44,37 +47,20 @@ class Probe : public Napi::ObjectWrap<Probe> {
   void DrainFromLoop();
   void ReadKernelCounters();
 
-  struct ProgramStats {
-    std::string name;
-    uint64_t run_count, run_time_ns, recursion_misses;
-  };
-
-  // options
-  std::string attach_ = "auto";
-  uint32_t ring_bytes_ = 8u << 20;
-  uint64_t wakeup_bytes_ = 64u << 10;
-  uint64_t pidns_dev_ = 0;  // 0/0: the agent is in the initial PID namespace
-  uint64_t pidns_ino_ = 0;
-  uint32_t drain_interval_ms_ = 50;
-  bool owner_from_io_ = true;
-  bool find_open_ = true;
-  uint32_t reject_for_test_ = 0;  // PART_* bits: tests only
+  ProbeOptions options_;
 
   // state
   std::unique_ptr<ProgramPart> core_;
   std::vector<std::unique_ptr<ProgramPart>> optional_;  // in attach order
   std::unique_ptr<FilterGenerations> filters_;
   Mechanism mechanism_ = Mechanism::kTpBtf;
-  bool mounted_tracefs_ = false;
+  Tracefs tracefs_;
   std::unique_ptr<RingPoller> poller_;
   Napi::FunctionReference on_batch_;
   // The records of the current batch; valid only during on_batch_.
   Napi::Reference<Napi::Buffer<uint8_t>> batch_view_;
   std::unique_ptr<Napi::AsyncContext> async_;
-  uint64_t kernel_counters_[8] = {};  // >= COUNTER_MAX, checked in probe.cc
-  uint64_t recursion_misses_ = 0;
-  uint64_t owner_recursion_misses_ = 0;
-  std::vector<ProgramStats> programs_;
+  KernelCounters counters_;  // the last reading: it outlives the maps
   // An exception thrown by the JS batch callback, rethrown to whoever drained.
   Napi::Reference<Napi::Value> pending_error_;
 };
