@@ -4,7 +4,7 @@
  * every retry: a collector away for an hour is a handful of lines, not
  * thousands.
  */
-import type { CallStatus } from './otlp-grpc-transport';
+import type { CallStatus } from './transport';
 
 export class ExportStatusLog {
   /** The status of the last failed attempt, until one succeeds. */

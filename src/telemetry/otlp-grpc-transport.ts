@@ -13,6 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { OtlpConnection } from './export-config';
+import type { CallStatus, ExportOutcome, ExportTransport } from './transport';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -32,20 +33,7 @@ export interface TlsMaterial {
   cert?: Buffer;
 }
 
-/** The gRPC status of a failed call, as the collector (or the channel) gave it. */
-export interface CallStatus {
-  code: grpc.status;
-  /** The code's name (UNAVAILABLE), or its number when grpc-js knows no name. */
-  name: string;
-  /** gRPC's details ("connection refused", "self-signed certificate"...), raw. */
-  details: string;
-}
-
-export type ExportOutcome =
-  | { kind: 'ok' }
-  /** No status: the call could not even start (the client was closed). */
-  | { kind: 'retryable'; status?: CallStatus }
-  | { kind: 'rejected'; status: CallStatus };
+export type { CallStatus, ExportOutcome } from './transport';
 
 /** The outcome of a finished call: grpc-js's callback error (null on success) classified. */
 export function outcomeOf(err: grpc.ServiceError | null): ExportOutcome {
@@ -60,7 +48,7 @@ export type TransportConnection = Pick<OtlpConnection, 'endpoint' | 'headers' | 
 const GZIP = 2; // grpc-js CompressionAlgorithms.gzip
 const identity = (b: Buffer): Buffer => b;
 
-export class OtlpGrpcTransport {
+export class OtlpGrpcTransport implements ExportTransport {
   /** The collector's address as a URL, for log lines. */
   readonly target: string;
   private readonly client: grpc.Client;

@@ -117,16 +117,31 @@ export class OtlpSpanExporter {
 
   /** Buffers spans for export; drops (and counts) what does not fit. Never throws. */
   add(spans: readonly SpanRecord[]): void {
+    this.offer(spans, (accepted) => encodeForQueue(accepted, this.resources));
+  }
+
+  /**
+   * Buffers what `encode` makes of the oldest `records` that fit (one span
+   * each; `invalid`: those it could not encode, counted as
+   * spans_dropped_rejected) and drops (and counts) the rest. `encode` is not
+   * called when none fit. Never throws.
+   */
+  offer<R>(records: readonly R[], encode: (accepted: readonly R[]) => { encoded: EncodedSpan[]; invalid: number }): void {
     if (this.shutdownState) {
-      this.stats.spans_dropped_shutdown += spans.length;
+      this.stats.spans_dropped_shutdown += records.length;
       return;
     }
-    const added = this.queue.offer(spans, (accepted) => {
-      const { encoded, invalid } = encodeForQueue(accepted, this.resources);
+    const added = this.queue.offer(records, (accepted) => {
+      const { encoded, invalid } = encode(accepted);
       this.stats.spans_dropped_rejected += invalid;
       return encoded;
     });
     if (added > 0) this.pump();
+  }
+
+  /** The resource a span of `service` goes out under (undefined: the agent's own); the same array for the same service. */
+  resourceOf(service: string | undefined): readonly Attribute[] {
+    return this.resources.of(service);
   }
 
   /** The memory the queued spans take, as the queue's bound counts it. */
