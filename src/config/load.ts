@@ -335,6 +335,8 @@ export function loadSettings(argv: string[], env: Env): Loaded {
   const traces = resolveOtlpTraceConfig(otelEnv);
   const queueMib = typed.export_queue_mib;
   if (typeof queueMib === 'number') traces.config.batch.maxQueueBytes = queueMib * 2 ** 20;
+  const concurrency = typed.export_concurrency;
+  if (typeof concurrency === 'number') traces.config.batch.maxConcurrentExports = concurrency;
   const metrics = resolveOtlpMetricsConfig(otelEnv);
   if (!problems.length) problems.push(...crossChecks(typed as Settings, origins));
   for (const p of otelProblems([...traces.errors, ...metrics.errors], origins)) if (!problems.includes(p)) problems.push(p);

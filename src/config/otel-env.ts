@@ -66,6 +66,7 @@ const DEFAULT_BATCH: OtlpBatchConfig = {
   maxQueueSize: OTEL.bsp.max_queue_size.default === '' ? undefined : Number(OTEL.bsp.max_queue_size.default),
   // Not an OTEL_* variable: loadSettings puts export_queue_mib in its place.
   maxQueueBytes: SCHEMA.export_queue_mib.default * 2 ** 20,
+  maxConcurrentExports: SCHEMA.export_concurrency.default,
   maxExportBatchSize: Number(OTEL.bsp.max_export_batch_size.default),
   scheduleDelayMs: Number(OTEL.bsp.schedule_delay.default),
   exportTimeoutMs: Number(OTEL.bsp.export_timeout.default),
@@ -255,6 +256,7 @@ export function resolveOtlpTraceConfig(env: Env): { config: OtlpTraceConfig; err
   const batch: OtlpBatchConfig = {
     maxQueueSize: queueSize > 0 ? queueSize : DEFAULT_BATCH.maxQueueSize,
     maxQueueBytes: DEFAULT_BATCH.maxQueueBytes,
+    maxConcurrentExports: DEFAULT_BATCH.maxConcurrentExports,
     maxExportBatchSize: bsp('MAX_EXPORT_BATCH_SIZE', 1, DEFAULT_BATCH.maxExportBatchSize),
     scheduleDelayMs: bsp('SCHEDULE_DELAY', 0, DEFAULT_BATCH.scheduleDelayMs),
     exportTimeoutMs: bsp('EXPORT_TIMEOUT', 1, DEFAULT_BATCH.exportTimeoutMs),

@@ -77,6 +77,7 @@ const OUTCOME_NAMES = [...OUTCOMES, ...Object.keys(OUTCOME_GROUPS)];
 const SHUTDOWN_TIMEOUT_MAX_MS = 600_000;
 const STATS_INTERVAL_MAX_S = 86_400;
 const QUEUE_MIB_MAX = 4096;
+const CONCURRENCY_MAX = 64;
 const INT32_MAX = 2 ** 31 - 1;
 
 const FORMATS = {
@@ -102,6 +103,7 @@ const FORMATS = {
   bytes: format('tcplife-bytes', f.integer(0, Number.MAX_SAFE_INTEGER, 'a byte count')),
   shutdownMs: format('tcplife-shutdown-ms', f.integer(0, SHUTDOWN_TIMEOUT_MAX_MS, 'milliseconds')),
   queueMib: format('tcplife-queue-mib', f.integer(1, QUEUE_MIB_MAX, 'MiB')),
+  concurrency: format('tcplife-concurrency', f.integer(1, CONCURRENCY_MAX, 'export requests')),
   statsS: format('tcplife-stats-s', f.integer(0, STATS_INTERVAL_MAX_S, 'seconds (0: only at exit)')),
   path: format('tcplife-path', f.plainString()),
   services: format('tcplife-services', f.serviceRules),
@@ -395,8 +397,16 @@ export const SCHEMA = {
     reload: true,
   },
 
+  export_concurrency: {
+    doc: 'export requests in flight at a time, each retried on its own; more drain a backlog faster when the collector takes requests in parallel',
+    format: FORMATS.concurrency,
+    default: 4,
+    env: 'TCPLIFE_EXPORT_CONCURRENCY',
+    arg: 'export-concurrency',
+    metavar: 'N',
+  },
   export_queue_mib: {
-    doc: 'memory for spans waiting for export (the collector slow or away), in MiB; beyond it, new spans are dropped and counted (spans_dropped_queue_full)',
+    doc: 'memory for spans waiting for export (the collector slow or away), in MiB; a backlog past 4 MiB waits deflated (about 13 times smaller); beyond the bound, new spans are dropped and counted (spans_dropped_queue_full)',
     format: FORMATS.queueMib,
     default: 64,
     env: 'TCPLIFE_EXPORT_QUEUE_MIB',

@@ -14,6 +14,8 @@ export interface OtlpBatchConfig {
   /** export_queue_mib, in bytes: the memory the queued spans may take. */
   maxQueueBytes: number;
   maxExportBatchSize: number;
+  /** export_concurrency: export requests in flight at a time. */
+  maxConcurrentExports: number;
   scheduleDelayMs: number;
   exportTimeoutMs: number;
 }

@@ -1,8 +1,9 @@
 /**
- * Batching OTLP/gRPC span exporter: SpanRecords in, ExportTraceServiceRequests
- * out. It composes the pieces, each in its own file:
+ * Batching OTLP span exporter: spans in, ExportTraceServiceRequests out. It
+ * composes the pieces, each in its own file:
  * - span-queue.ts: the bounded queue (drops what does not fit, counted as
- *   spans_dropped_queue_full) and the batching timer;
+ *   spans_dropped_queue_full) and the batching timer; packed-spans.ts: how
+ *   a backlog's chunks are made small while they wait;
  * - resource-groups.ts: spans encoded as they are added (a span the encoder
  *   refuses is dropped alone, as spans_dropped_rejected), each with its
  *   resource, and a batch's request, one ResourceSpans per resource;
@@ -14,7 +15,9 @@
  * A retryable failure retries the SAME batch after the backoff, for as long
  * as it takes (the bounded queue, not a retry limit, protects memory); a
  * rejected one drops the batch (spans_dropped_rejected). Every failed attempt
- * counts in span_export_failures. One export is in flight at a time.
+ * counts in span_export_failures. Up to batch.maxConcurrentExports requests
+ * are in flight at a time, each with its own retries and backoff (at least
+ * as long as a Retry-After asked); order across requests is not kept.
  *
  * Each attempt has the deadline of the smaller of config.timeoutMs and
  * batch.exportTimeoutMs; retries are unbounded until shutdown (the queue's
@@ -34,7 +37,8 @@ import { OtlpGrpcTransport, type ExportOutcome, type TlsMaterial } from './otlp-
 import { encodeBatchRequest, encodeForQueue, ServiceResources, type EncodedSpan } from './resource-groups';
 import { backoffDelay, backoffOf, type Backoff } from './retry';
 import type { Attribute, SpanRecord } from './span-record';
-import { SpanQueue } from './span-queue';
+import { SPAN_PACKER, type PackedSpans } from './packed-spans';
+import { SpanQueue, type Batch } from './span-queue';
 
 export { EXPORT_METHOD, RETRYABLE_CODES, type TlsMaterial } from './otlp-grpc-transport';
 
@@ -53,6 +57,8 @@ export interface SpanExporterOptions {
    * away for an hour is a handful of lines, not thousands.
    */
   log?: (line: string) => void;
+  /** Chunks are packed while more than this many bytes are queued; default the smaller of PACK_ABOVE_BYTES and a quarter of the queue. */
+  packAboveBytes?: number;
 }
 
 /**
@@ -64,10 +70,19 @@ export const QUEUED_SPAN_OVERHEAD_BYTES = 160;
 
 const queuedSize = (span: EncodedSpan): number => span.field.length + QUEUED_SPAN_OVERHEAD_BYTES;
 
-/** The batch in flight: its spans are the head of the queue until it settles. */
+/**
+ * A backlog starts here: below it (about 5,000 spans) nothing is packed, so
+ * a collector that keeps up costs no compression.
+ */
+export const PACK_ABOVE_BYTES = 4 * 2 ** 20;
+
+/** The longest a Retry-After is obeyed (ms): a collector asking for more still gets tried. */
+const RETRY_AFTER_MAX_MS = 60_000;
+
+/** A batch in flight: it counts in the queue until it settles. */
 interface Delivery {
   readonly request: Buffer;
-  readonly size: number;
+  readonly batch: Batch<EncodedSpan>;
   /** Retries so far: the backoff's exponent. */
   attempt: number;
   /** Cancels the call on the wire, while there is one. */
@@ -90,9 +105,9 @@ export class OtlpSpanExporter {
   private readonly transport: OtlpGrpcTransport;
   private readonly backoff: Backoff;
   private readonly resources: ServiceResources;
-  private readonly queue: SpanQueue<EncodedSpan>;
+  private readonly queue: SpanQueue<EncodedSpan, PackedSpans>;
   private readonly status: ExportStatusLog;
-  private delivery: Delivery | undefined;
+  private readonly deliveries = new Set<Delivery>();
   private shutdownState: Shutdown | undefined;
   private readonly stats = {
     spans_exported: 0,
@@ -110,7 +125,11 @@ export class OtlpSpanExporter {
   ) {
     this.backoff = backoffOf(options);
     this.resources = new ServiceResources(resource);
-    this.queue = new SpanQueue(config.batch, () => this.pump(true), queuedSize);
+    this.queue = new SpanQueue(config.batch, () => this.pump(true), queuedSize, {
+      packer: SPAN_PACKER,
+      aboveBytes: options.packAboveBytes ?? Math.min(PACK_ABOVE_BYTES, config.batch.maxQueueBytes / 4),
+      keepLive: this.concurrency,
+    });
     this.transport = new OtlpGrpcTransport(config, tls, this.backoff.maxMs);
     this.status = new ExportStatusLog(this.transport.target, options.log ?? (() => {}));
   }
@@ -178,33 +197,47 @@ export class OtlpSpanExporter {
     return this.shutdownState.done;
   }
 
+  private get concurrency(): number {
+    return Math.max(1, this.config.batch.maxConcurrentExports);
+  }
+
   private get closed(): boolean {
     return this.shutdownState?.closed === true;
   }
 
-  /** Starts an export when one is due (`due`: the schedule delay ran out); ends a shutdown that has nothing left. */
+  /**
+   * Starts exports while fewer than the limit are in flight and batches are
+   * due (`due`: the schedule delay ran out); ends a shutdown that has
+   * nothing left.
+   */
   private pump(due = false): void {
-    if (this.closed || this.delivery) return;
+    if (this.closed) return;
     if (this.queue.length === 0) {
       if (this.shutdownState) this.finish();
       return;
     }
-    const batch = this.queue.takeBatch(due || this.shutdownState !== undefined);
-    if (batch) this.start(batch);
+    const now = due || this.shutdownState !== undefined;
+    while (this.deliveries.size < this.concurrency && !this.closed) {
+      const batch = this.queue.takeBatch(now);
+      if (!batch) return;
+      this.start(batch);
+    }
   }
 
-  private start(batch: readonly EncodedSpan[]): void {
+  private start(batch: Batch<EncodedSpan>): void {
     let request: Buffer;
     try {
-      request = encodeBatchRequest(batch, this.scope);
+      request = encodeBatchRequest(batch.items, this.scope);
     } catch {
       // Invalid resource attributes: no retry can fix them.
       this.stats.span_export_failures++;
-      this.settle('rejected');
+      this.stats.spans_dropped_rejected += this.queue.settle(batch);
       return;
     }
-    this.delivery = { request, size: batch.length, attempt: 0 };
-    this.send(this.delivery);
+    // The request holds the spans' bytes now: the batch keeps only its counts.
+    const delivery: Delivery = { request, batch: { ...batch, items: [] }, attempt: 0 };
+    this.deliveries.add(delivery);
+    this.send(delivery);
   }
 
   /** Sends (or re-sends) the batch in flight. */
@@ -221,28 +254,29 @@ export class OtlpSpanExporter {
   private answered(delivery: Delivery, outcome: ExportOutcome): void {
     if (outcome.kind === 'ok') {
       this.status.recovered();
-      this.settle('exported');
+      this.settle(delivery, 'exported');
       return;
     }
     this.stats.span_export_failures++;
     if (outcome.kind === 'rejected') {
-      this.status.dropped(outcome.status, delivery.size);
-      this.settle('rejected');
+      this.status.dropped(outcome.status, delivery.batch.count);
+      this.settle(delivery, 'rejected');
       return;
     }
     // No status: the call never started, which is nothing to tell about.
     if (outcome.status) this.status.retrying(outcome.status, this.queue.length);
-    const delay = backoffDelay(this.backoff, delivery.attempt++);
+    const asked = Math.min(RETRY_AFTER_MAX_MS, outcome.retryAfterMs ?? 0);
+    const delay = Math.max(asked, backoffDelay(this.backoff, delivery.attempt++));
     delivery.retryTimer = setTimeout(() => {
       delivery.retryTimer = undefined;
       if (!this.closed) this.send(delivery);
     }, delay).unref();
   }
 
-  /** Removes the batch in flight from the queue, counting it, and moves on. */
-  private settle(as: 'exported' | 'rejected'): void {
-    const n = this.queue.settle();
-    this.delivery = undefined;
+  /** Removes a batch in flight from the queue, counting it, and moves on. */
+  private settle(delivery: Delivery, as: 'exported' | 'rejected'): void {
+    const n = this.queue.settle(delivery.batch);
+    this.deliveries.delete(delivery);
     if (as === 'exported') this.stats.spans_exported += n;
     else this.stats.spans_dropped_rejected += n;
     this.pump();
@@ -253,11 +287,11 @@ export class OtlpSpanExporter {
     const shutdown = this.shutdownState;
     if (!shutdown || shutdown.closed) return;
     shutdown.closed = true;
-    if (this.delivery) {
-      clearTimeout(this.delivery.retryTimer);
-      this.delivery.cancel?.();
-      this.delivery = undefined;
+    for (const delivery of this.deliveries) {
+      clearTimeout(delivery.retryTimer);
+      delivery.cancel?.();
     }
+    this.deliveries.clear();
     this.stats.spans_dropped_shutdown += this.queue.clear();
     this.transport.close();
     shutdown.release();

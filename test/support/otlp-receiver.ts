@@ -170,7 +170,8 @@ export interface ReceivedRequest {
   peerCertificate?: ReceivedPeerCertificate;
 }
 
-export type RespondResult = grpc.status | { code: grpc.status; details?: string };
+/** `afterMs`: the answer is held that long (a slow collector); the request is recorded when it arrives. */
+export type RespondResult = grpc.status | { code: grpc.status; details?: string; afterMs?: number };
 
 export interface OtlpReceiverOptions {
   /**
@@ -523,12 +524,17 @@ function exportHandler(
       ...(peer ? { peerCertificate: peer } : {}),
     });
     events.emit(event);
-    if (code === grpc.status.OK) {
-      callback(null, encodeResponse(responseType));
-    } else {
-      const details = typeof answer === 'number' ? `simulated ${grpc.status[code]}` : (answer.details ?? grpc.status[code]);
-      callback({ code, details, metadata: new grpc.Metadata() } as grpc.ServerErrorResponse, null);
-    }
+    const reply = () => {
+      if (code === grpc.status.OK) {
+        callback(null, encodeResponse(responseType));
+      } else {
+        const details = typeof answer === 'number' ? `simulated ${grpc.status[code]}` : (answer.details ?? grpc.status[code]);
+        callback({ code, details, metadata: new grpc.Metadata() } as grpc.ServerErrorResponse, null);
+      }
+    };
+    const afterMs = typeof answer === 'number' ? 0 : (answer.afterMs ?? 0);
+    if (afterMs > 0) setTimeout(reply, afterMs);
+    else reply();
   };
 }
 

@@ -8,7 +8,14 @@ const DEFAULTS: OtlpTraceConfig = {
   headers: [],
   compression: 'none',
   timeoutMs: 10000,
-  batch: { maxQueueSize: undefined, maxQueueBytes: 64 * 2 ** 20, maxExportBatchSize: 512, scheduleDelayMs: 5000, exportTimeoutMs: 30000 },
+  batch: {
+    maxQueueSize: undefined,
+    maxQueueBytes: 64 * 2 ** 20,
+    maxExportBatchSize: 512,
+    maxConcurrentExports: 4,
+    scheduleDelayMs: 5000,
+    exportTimeoutMs: 30000,
+  },
   exporters: [],
   disabled: false,
 };

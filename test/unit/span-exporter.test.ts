@@ -28,7 +28,7 @@ function config(port: number, batch: Partial<OtlpBatchConfig> = {}, over: Partia
     headers: [],
     compression: 'none',
     timeoutMs: 2000,
-    batch: { maxQueueSize: 100, maxQueueBytes: 2 ** 30, maxExportBatchSize: 10, scheduleDelayMs: 20, exportTimeoutMs: 5000, ...batch },
+    batch: { maxQueueSize: 100, maxQueueBytes: 2 ** 30, maxExportBatchSize: 10, maxConcurrentExports: 1, scheduleDelayMs: 20, exportTimeoutMs: 5000, ...batch },
     exporters: ['otlp'],
     disabled: false,
     ...over,
@@ -241,7 +241,7 @@ describe('OtlpSpanExporter', function () {
       RESOURCE,
       SCOPE,
       undefined,
-      FAST,
+      { ...FAST, packAboveBytes: Infinity }, // packing would make room: see the next tests
     );
     const sent = spans(25);
     e.add(sent);
@@ -249,6 +249,71 @@ describe('OtlpSpanExporter', function () {
     assert.ok(e.queuedBytes() <= perSpan * 10.5);
     await until(() => e.counters().span_export_failures >= 2);
     assert.equal(e.counters().spans_queued, 10, 'the oldest wait while the collector is down');
+  });
+
+  it('a backlog is packed: the same memory holds several times the spans, and each arrives exactly', async () => {
+    const port = await freePort();
+    const sent = spans(200);
+    const unpacked = exporter(config(port, { maxQueueSize: undefined, scheduleDelayMs: 60_000 }), RESOURCE, SCOPE, undefined, {
+      ...FAST,
+      packAboveBytes: Infinity,
+    });
+    unpacked.add(sent);
+    const unpackedBytes = unpacked.queuedBytes();
+    await unpacked.shutdown(0); // it only measures: it must not send when the collector comes up
+    const e = exporter(config(port, { maxQueueSize: undefined, maxExportBatchSize: 20, maxConcurrentExports: 2 }), RESOURCE, SCOPE, undefined, {
+      ...FAST,
+      packAboveBytes: 0,
+    });
+    e.add(sent);
+    await until(() => e.counters().span_export_failures >= 2);
+    // 200 spans, 10 chunks: the 2 next in line stay as they are, the other 8 are packed.
+    assert.ok(e.queuedBytes() < unpackedBytes * (2 / 10 + 8 / 10 / 4), `${e.queuedBytes()} bytes packed, ${unpackedBytes} not`);
+    assert.equal(e.counters().spans_queued, 200);
+    const r = await receiver({ port });
+    const got = await r.waitForSpans(200, 5000);
+    const byId = new Map(got.map((g) => [g.spanId, g]));
+    assert.equal(byId.size, 200, 'each span once');
+    for (const s of sent) {
+      const g = byId.get(s.spanId);
+      assert.ok(g, `span ${s.spanId} arrived`);
+      assert.equal(g.traceId, s.traceId);
+      const expected: Record<string, unknown> = {};
+      for (const { key, value: v } of s.attributes) expected[key] = v.string ?? (v.int !== undefined ? BigInt(v.int) : (v.double ?? v.bool));
+      assert.deepEqual(g.attributes, expected);
+    }
+    for (const q of r.requests) assert.ok(q.request.resourceSpans[0].scopeSpans[0].spans.length <= 20);
+    await until(() => e.counters().spans_exported === 200);
+    assert.deepEqual({ ...e.counters(), span_export_failures: 0 }, { ...zero, spans_exported: 200 });
+  });
+
+  it('keeps up to maxConcurrentExports requests in flight, never more', async () => {
+    const r = await receiver({ respond: () => ({ code: grpc.status.OK, afterMs: 300 }) });
+    const e = exporter(config(r.port, { maxQueueSize: undefined, maxExportBatchSize: 5, maxConcurrentExports: 3 }), RESOURCE, SCOPE, undefined, FAST);
+    const sent = spans(20);
+    e.add(sent);
+    await until(() => r.requests.length === 3, 2000);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(r.requests.length, 3, 'the fourth waits for an answer');
+    assert.equal(e.counters().spans_exported, 0);
+    const got = await r.waitForSpans(20, 5000);
+    assert.deepEqual(got.map((g) => g.spanId).sort(), sent.map((s) => s.spanId).sort());
+    await until(() => e.counters().spans_exported === 20);
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 20 });
+  });
+
+  it('retries each request in flight on its own', async () => {
+    // Requests 0 and 2 fail once; 1 goes through: its spans are not held back by the others' retries.
+    const r = await receiver({ respond: (i) => (i === 0 || i === 1 ? grpc.status.UNAVAILABLE : grpc.status.OK) });
+    const e = exporter(config(r.port, { maxQueueSize: undefined, maxExportBatchSize: 4, maxConcurrentExports: 3 }), RESOURCE, SCOPE, undefined, FAST);
+    const sent = spans(12);
+    e.add(sent);
+    const got = await r.waitForSpans(12 + 8, 5000);
+    const delivered = r.spans().filter((s) => r.requests[s.requestIndex].responseCode === grpc.status.OK);
+    assert.deepEqual(delivered.map((s) => s.spanId).sort(), sent.map((s) => s.spanId).sort(), 'each span delivered once');
+    assert.equal(got.length, 20, 'the two failed batches were sent twice');
+    await until(() => e.counters().spans_exported === 12);
+    assert.deepEqual(e.counters(), { ...zero, spans_exported: 12, span_export_failures: 2 });
   });
 
   it('OTEL_BSP_EXPORT_TIMEOUT bounds each attempt when it is shorter than the exporter timeout', async () => {

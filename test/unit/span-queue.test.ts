@@ -45,8 +45,9 @@ describe('SpanQueue', () => {
     assert.equal(q.offer([10], same), 1, 'exactly at the bound still fits');
     assert.equal(q.offer([1, 1], same), 0, 'a full queue takes nothing');
     assert.deepEqual([q.length, q.bytes, q.dropped], [3, 100, 4]);
-    assert.deepEqual(q.takeBatch(true), [40, 50, 10]);
-    q.settle();
+    const batch = q.takeBatch(true)!;
+    assert.deepEqual(batch.items, [40, 50, 10]);
+    q.settle(batch);
     assert.deepEqual([q.length, q.bytes], [0, 0], 'settling frees the memory');
     assert.equal(q.offer([60], same), 1);
     assert.equal(q.clear(), 1);
@@ -92,22 +93,43 @@ describe('SpanQueue', () => {
     assert.equal(q.dropped, 0);
     assert.equal(q.offer([4, 5], same), 1, 'one place left');
     assert.equal(q.dropped, 1);
-    assert.deepEqual(q.takeBatch(true), [1, 3, 4]);
+    assert.deepEqual(q.takeBatch(true)?.items, [1, 3, 4]);
   });
 
-  it('gives a batch of the oldest maxExportBatchSize once that many wait; the batch stays counted until it settles', () => {
+  it('gives a batch of the oldest maxExportBatchSize once that many wait; a batch stays counted until it settles', () => {
     const q = queue();
     q.offer(range(0, 9), same);
-    assert.deepEqual(q.takeBatch(false), [0, 1, 2, 3]);
-    assert.equal(q.takeBatch(true), undefined, 'one batch in flight at a time');
+    const first = q.takeBatch(false)!;
+    assert.deepEqual([first.items, first.count, first.bytes], [[0, 1, 2, 3], 4, 6]);
     assert.equal(q.length, 9, 'the batch in flight still counts');
+    assert.equal(q.waiting, 5);
     q.offer(range(9, 5), same);
     assert.equal(q.length, 10);
     assert.equal(q.dropped, 4, 'the batch in flight takes room');
-    assert.equal(q.settle(), 4);
+    assert.equal(q.settle(first), 4);
     assert.equal(q.length, 6);
-    assert.equal(q.settle(), 0, 'nothing in flight any more');
-    assert.deepEqual(q.takeBatch(false), [4, 5, 6, 7]);
+    assert.deepEqual(q.takeBatch(false)?.items, [4, 5, 6, 7]);
+  });
+
+  it('several batches in flight at once, settled in any order', () => {
+    const q = queue({ maxQueueSize: undefined });
+    q.offer(range(0, 10), same);
+    const a = q.takeBatch(false)!;
+    const b = q.takeBatch(false)!;
+    assert.deepEqual(
+      [a.items, b.items],
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+      ],
+    );
+    assert.equal(q.takeBatch(false), undefined, 'two left: short of a batch');
+    assert.deepEqual([q.length, q.waiting, q.bytes], [10, 2, 45]);
+    assert.equal(q.settle(b), 4, 'the later one first');
+    assert.deepEqual([q.length, q.bytes], [6, 45 - 22]);
+    assert.equal(q.settle(a), 4);
+    assert.deepEqual([q.length, q.bytes], [2, 17]);
+    assert.deepEqual(q.takeBatch(true)?.items, [8, 9]);
   });
 
   it('a batch short of maxExportBatchSize waits for the delay, then onDue is called once', async () => {
@@ -124,7 +146,7 @@ describe('SpanQueue', () => {
     assert.ok(Date.now() - t0 >= 25, `due after ${Date.now() - t0} ms`);
     await sleep(50);
     assert.equal(due, 1, 'once');
-    assert.deepEqual(q.takeBatch(true), [1, 2], 'when due, a short batch goes');
+    assert.deepEqual(q.takeBatch(true)?.items, [1, 2], 'when due, a short batch goes');
   });
 
   it('now: a short batch goes at once and the waiting timer stops', async () => {
@@ -132,7 +154,7 @@ describe('SpanQueue', () => {
     const q = queue({ scheduleDelayMs: 10 }, () => due++);
     q.offer([1], same);
     assert.equal(q.takeBatch(false), undefined);
-    assert.deepEqual(q.takeBatch(true), [1]);
+    assert.deepEqual(q.takeBatch(true)?.items, [1]);
     await sleep(40);
     assert.equal(due, 0);
   });
@@ -143,7 +165,7 @@ describe('SpanQueue', () => {
     q.offer([1], same);
     assert.equal(q.takeBatch(false), undefined);
     q.offer([2, 3, 4], same);
-    assert.deepEqual(q.takeBatch(false), [1, 2, 3, 4]);
+    assert.deepEqual(q.takeBatch(false)?.items, [1, 2, 3, 4]);
     await sleep(40);
     assert.equal(due, 0);
   });
@@ -157,16 +179,17 @@ describe('SpanQueue', () => {
     assert.equal(due, 0);
   });
 
-  it('clear empties it, the batch in flight included, and returns the count', () => {
+  it('clear empties it, the batches in flight included, and returns the count; settling one of them after does nothing', () => {
     const q = queue();
     q.offer(range(0, 6), same);
-    assert.deepEqual(q.takeBatch(false), [0, 1, 2, 3]);
+    const batch = q.takeBatch(false)!;
+    assert.deepEqual(batch.items, [0, 1, 2, 3]);
     assert.equal(q.clear(), 6);
     assert.equal(q.length, 0);
-    assert.equal(q.settle(), 0, 'no batch in flight any more');
     assert.equal(q.dropped, 0, 'cleared is not dropped for want of room');
     q.offer(range(0, 10), same);
-    assert.equal(q.length, 10, 'all the room is back');
+    assert.equal(q.settle(batch), 0, 'taken before the clear');
+    assert.deepEqual([q.length, q.bytes], [10, 45], 'all the room is back, and only the new items count');
   });
 
   it('clear stops the waiting timer', async () => {
@@ -182,7 +205,7 @@ describe('SpanQueue', () => {
   it('a batch size below 1 counts as 1', () => {
     const q = queue({ maxExportBatchSize: 0 });
     q.offer([1, 2], same);
-    assert.deepEqual(q.takeBatch(false), [1]);
+    assert.deepEqual(q.takeBatch(false)?.items, [1]);
   });
 
   it('the timer never keeps the process alive', () => {
@@ -192,5 +215,65 @@ describe('SpanQueue', () => {
     const timer = (q as unknown as { timer: NodeJS.Timeout }).timer;
     assert.ok(timer);
     assert.equal(timer.hasRef(), false);
+  });
+
+  describe('packing a backlog', () => {
+    /** Packs a chunk of numbers into one string: its size is one byte a number, plus 10. */
+    const packer = {
+      packed: 0,
+      unpacked: 0,
+      pack(items: readonly number[]): string {
+        this.packed++;
+        return items.join(',');
+      },
+      unpack(packed: string): number[] {
+        this.unpacked++;
+        return packed.split(',').map(Number);
+      },
+      sizeOf: (packed: string) => packed.split(',').length + 10,
+    };
+    const packing = (limits: Partial<QueueLimits>, aboveBytes: number, keepLive: number) => {
+      packer.packed = packer.unpacked = 0;
+      const q = new SpanQueue<number, string>(
+        { ...LIMITS, maxQueueSize: undefined, ...limits },
+        () => {},
+        (n) => n,
+        { packer, aboveBytes, keepLive },
+      );
+      queues.push(q as unknown as SpanQueue<number>);
+      return q;
+    };
+
+    it('packs only chunks that fill while more than aboveBytes are held, and unpacks each when its turn comes', () => {
+      const q = packing({}, 100, 2);
+      q.offer(Array(12).fill(10), same);
+      assert.deepEqual([packer.packed, q.bytes], [1, 80 + 14], 'the third chunk filled at 120 > 100 bytes: packed to 14');
+      q.offer([1, 2, 3, 4], same);
+      assert.deepEqual([packer.packed, q.bytes, q.length], [2, 108, 16]);
+      assert.deepEqual(q.takeBatch(false)?.items, [10, 10, 10, 10]);
+      assert.deepEqual(q.takeBatch(false)?.items, [10, 10, 10, 10]);
+      assert.equal(packer.unpacked, 0, 'the live chunks were not packed');
+      const third = q.takeBatch(false)!;
+      assert.deepEqual([third.items, third.count, third.bytes], [[10, 10, 10, 10], 4, 40], 'unpacked, it counts at its full size again');
+      assert.equal(q.bytes, 108 - 14 + 40);
+      assert.deepEqual(q.takeBatch(false)?.items, [1, 2, 3, 4]);
+      assert.equal(packer.unpacked, 2);
+    });
+
+    it('never packs the next keepLive chunks in line, however large the backlog', () => {
+      const q = packing({}, 0, 2);
+      q.offer(Array(8).fill(1), same);
+      assert.equal(packer.packed, 0, 'two chunks: both next in line');
+      q.offer(Array(4).fill(1), same);
+      assert.equal(packer.packed, 1);
+      q.offer([1, 1], same);
+      assert.equal(packer.packed, 1, 'a chunk not yet full is not packed');
+    });
+
+    it('packing makes room: more items fit under maxQueueBytes', () => {
+      const q = packing({ maxQueueBytes: 100 }, 50, 1);
+      assert.equal(q.offer(Array(20).fill(10), same), 15, 'ten would fit unpacked; two chunks packed to 14 bytes each leave room for seven more');
+      assert.deepEqual([q.dropped, q.bytes, packer.packed], [5, 98, 2]);
+    });
   });
 });
