@@ -32,6 +32,8 @@ $(ADDON): $(SKEL) $(wildcard native/*.cc native/*.h) bpf/session_event.h binding
 	$(NODE_GYP) rebuild $(GYP_FLAGS) --loglevel=warn
 
 $(TS_STAMP): $(shell find src test -name '*.ts') tsconfig.json $(NPM_STAMP)
+	# From scratch: a test whose source was moved or deleted must not run from a stale .js.
+	rm -rf dist
 	node node_modules/typescript/bin/tsc -p .
 	touch $@
 
