@@ -10,10 +10,21 @@
 import * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 import { EXPORT_PATH, otlpRoot } from '../support/otlp-receiver';
-import type { ReceiverCountRequest, ReceiverCounted, ReceiverListen, ReceiverListening, ReceiverStat, ReceiverStatRequest } from './storm-protocol';
+import type {
+  ReceiverCountRequest,
+  ReceiverCounted,
+  ReceiverListen,
+  ReceiverListening,
+  ReceiverOutage,
+  ReceiverStat,
+  ReceiverStatRequest,
+} from './storm-protocol';
 
 const bodies: Buffer[] = [];
 let bytes = 0;
+/** Date.now() until which every request is refused (an outage), and how many were. */
+let outageUntil = 0;
+let refused = 0;
 
 function send(msg: ReceiverListening | ReceiverStat | ReceiverCounted): void {
   if (process.send) process.send(msg);
@@ -37,6 +48,11 @@ server.addService(
   },
   {
     Export: ((call, callback) => {
+      if (Date.now() < outageUntil) {
+        refused++;
+        callback({ code: grpc.status.UNAVAILABLE, details: 'collector outage (bench)' } as grpc.ServiceError, null);
+        return;
+      }
       bodies.push(call.request);
       bytes += call.request.length;
       callback(null, EMPTY);
@@ -135,7 +151,7 @@ function count(req: ReceiverCountRequest): ReceiverCounted {
   return c;
 }
 
-process.on('message', (msg: ReceiverListen | ReceiverStatRequest | ReceiverCountRequest) => {
+process.on('message', (msg: ReceiverListen | ReceiverOutage | ReceiverStatRequest | ReceiverCountRequest) => {
   if (msg.kind === 'listen') {
     server.bindAsync(`${msg.host}:0`, grpc.ServerCredentials.createInsecure(), (err, port) => {
       if (err) {
@@ -144,8 +160,10 @@ process.on('message', (msg: ReceiverListen | ReceiverStatRequest | ReceiverCount
       }
       send({ kind: 'listening', port });
     });
+  } else if (msg.kind === 'outage') {
+    outageUntil = Date.now() + msg.ms;
   } else if (msg.kind === 'stat') {
-    send({ kind: 'stat', requests: bodies.length, bytes });
+    send({ kind: 'stat', requests: bodies.length, bytes, refused });
   } else if (msg.kind === 'count') {
     send(count(msg));
   }

@@ -18,10 +18,14 @@ export interface ReportInput extends BenchConfig {
   sysctls: Record<string, string>;
   /** JSON-lines pairs (baseline and agent). */
   runs: RunResult[];
-  /** Export runs (OTLP/gRPC, both pipelines), and the OTEL_BSP_* settings they shared. */
+  /** Export runs (OTLP/gRPC, both pipelines), and what each pipeline's agent was given. */
   exportRuns: RunResult[];
   exportPairs: number;
-  exportEnv: Record<string, string>;
+  exportConnections: number;
+  exportEnv: Record<'direct' | 'sdk', Record<string, string>>;
+  /** The direct pipeline with default settings through a collector outage. */
+  outageRuns: RunResult[];
+  outageSeconds: number;
   argv: string[];
   tree: string;
 }
@@ -58,7 +62,7 @@ export function renderReport(r: ReportInput): string {
   L.push('## Machine', '');
   L.push('| nproc | CPU | kernel | Node | memory |', '|---|---|---|---|---|');
   L.push(`| ${m.nproc} | ${m.cpuModel} | ${m.kernel} | ${m.node} | ${m.memGiB} GiB |`, '');
-  const agents = [...r.runs, ...r.exportRuns].flatMap((x) => (x.agent ? [x.agent] : []));
+  const agents = [...r.runs, ...r.exportRuns, ...r.outageRuns].flatMap((x) => (x.agent ? [x.agent] : []));
   const tags = [...new Set(agents.flatMap((a) => a.programs.filter((p) => p.name === STATE_CHANGE_PROGRAM).map((p) => p.tag)))];
   L.push(`Tree: ${r.tree}; ${STATE_CHANGE_PROGRAM} tag ${tags.join(', ') || 'n/a'}.`, '');
   L.push('## Storm', '');
@@ -82,6 +86,7 @@ export function renderReport(r: ReportInput): string {
   );
   if (r.runs.length) L.push(...jsonSection(r));
   if (r.exportRuns.length) L.push(...exportSection(r));
+  if (r.outageRuns.length) L.push(...outageSection(r));
   return L.join('\n');
 }
 
@@ -375,14 +380,16 @@ function exportSection(r: ReportInput): string[] {
 
   const L: string[] = [];
   L.push('## Export: our direct pipeline against the stock OpenTelemetry SDK', '');
-  const settings = Object.entries(r.exportEnv)
-    .map(([key, v]) => `\`${key}=${v}\``)
-    .join(', ');
+  const settings = (p: Pipeline) =>
+    Object.entries(r.exportEnv[p])
+      .map(([key, v]) => `\`${key}=${v}\``)
+      .join(', ');
   L.push(
     `The agent (\`node dist/src/cli.js\`, no filters, no terminal output) exports every session as a span with ` +
       `\`OTEL_TRACES_EXPORTER=otlp\` to a receiver on 127.0.0.1 in its own process (a bare @grpc/grpc-js server, pass-through ` +
-      `serializers: it keeps the raw requests and decodes them only after the agent stopped). Both pipelines get the same ` +
-      `${settings} and read them themselves; everything else is default (no compression, 10 s export timeout). ` +
+      `serializers: it keeps the raw requests and decodes them only after the agent stopped). Each run is a storm of at most ` +
+      `${int(r.exportConnections)} connections (${int(2 * r.exportConnections)} sessions). direct gets ${settings('direct')}, sdk ${settings('sdk')} ` +
+      `(its default queue of 2,048 would drop most of the storm); everything else is default (no compression, 10 s export timeout). ` +
       `**direct**: \`node dist/src/cli.js\`, sessionToSpan → our OTLP protobuf encoder → bare @grpc/grpc-js client. ` +
       `**sdk**: \`node dist/test/bench/sdk-agent.js\` (the same command line with the stock SDK's span sink), sessionToSpan → tracer.startSpan/end → BatchSpanProcessor → OTLPTraceExporter (gRPC), ` +
       `@opentelemetry/sdk-trace-base 2.12 / exporter-trace-otlp-grpc 0.223. The storm is not throttled: its rate is the ` +
@@ -483,6 +490,39 @@ function exportSection(r: ReportInput): string[] {
       ? checks.map((c) => `- ${c}`)
       : ['- every connect completed; every request decoded; no errors, foreign tracers, wrong owners, bytes, kinds or outcomes']),
   );
+  L.push('');
+  return L;
+}
+
+/** The outage runs: every span kept through a collector that refused everything, then delivered. */
+function outageSection(r: ReportInput): string[] {
+  const L: string[] = [];
+  L.push(`## Export through a ${fix(r.outageSeconds, 0)} s collector outage, default settings`, '');
+  L.push(
+    `The direct pipeline as above (${Object.entries(r.exportEnv.direct)
+      .map(([key, v]) => `\`${key}=${v}\``)
+      .join(', ')}; the queue, its 64 MiB bound and 4 requests in flight are the defaults), while the receiver answers every ` +
+      `request UNAVAILABLE for ${fix(r.outageSeconds, 0)} s from just before the storm. Spans are counted as received once the outage ended and the ` +
+      `receiver went quiet. Agent CPU per span covers the outage and the recovery.`,
+    '',
+  );
+  L.push(
+    '| run | sessions made | spans received | loss | agent drop counters (queue full / rejected / shutdown) | export failures counted | requests refused | delivered after the outage in | agent CPU per span | agent peak RSS (VmHWM) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const x of r.outageRuns) {
+    const a = x.agent;
+    if (!a?.receiver) {
+      L.push(`| ${x.label} | ${int(x.accepted + x.attempts)} | (no agent figures) | | | | | | | |`);
+      continue;
+    }
+    const made = x.accepted + x.attempts;
+    const received = a.stormServerSessions + a.stormClientSessions;
+    const d = agentDrops(a.counters);
+    L.push(
+      `| ${x.label} | ${int(made)} | ${int(received)} | ${int(made - received)} | ${int(d.queueFull)} / ${int(d.failed)} / ${int(d.shutdown)} | ${int(a.counters.span_export_failures ?? NaN)} | ${int(a.receiver.refused)} | ${fix((a.receiver.recoveredMs ?? NaN) / 1000, 1)} s | ${fix(a.cpuUs / a.linesInCpuInterval, 2)} µs | ${fix(a.vmHwmKb / 1024)} MiB |`,
+    );
+  }
   L.push('');
   return L;
 }

@@ -40,6 +40,7 @@ import type {
   ReceiverCountRequest,
   ReceiverListen,
   ReceiverListening,
+  ReceiverOutage,
   ReceiverStat,
   ReceiverStatRequest,
   ServerListening,
@@ -71,6 +72,8 @@ export type AgentMode =
       pipeline: 'direct' | 'sdk';
       /** Added to the agent's environment (OTEL_BSP_* ...); the endpoint is set here. */
       env: Record<string, string>;
+      /** The receiver answers UNAVAILABLE for this long from just before the storm (a collector outage). */
+      outageMs?: number;
     };
 
 export interface StormConfig {
@@ -145,6 +148,9 @@ export interface ReceiverFigures {
   cpuUs: number;
   /** From the end of the storm window until the receiver's input went quiet. */
   settleMs: number;
+  /** Outage runs: requests refused during the outage, and from its end until the receiver's input went quiet. */
+  refused: number;
+  recoveredMs?: number;
 }
 
 export interface RunResult {
@@ -543,6 +549,9 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
 
     const perClient = Math.floor(cfg.maxConnections / cfg.clients);
     const reports = clients.map((c, i) => message<ClientReport>(c, 'client-report', cfg.seconds * 1000 + cfg.drainTimeoutMs + 10_000, `storm client ${i}`));
+    const outageMs = mode.kind === 'export' ? (mode.outageMs ?? 0) : 0;
+    if (receiver && outageMs > 0) receiver.child.send({ kind: 'outage', ms: outageMs } satisfies ReceiverOutage);
+    const outageEnd = performance.now() + outageMs;
     for (const c of clients) {
       const go: ClientGo = {
         kind: 'go',
@@ -626,8 +635,17 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
       const settleStart = performance.now();
       let size = 0;
       let stat: ReceiverStat | undefined;
+      // An outage outlasting the storm: nothing arrives until it ends, so quiet means nothing before that.
+      if (receiver && outageMs > 0) await sleep(Math.max(0, outageEnd - performance.now()));
+      const recoveryStart = performance.now();
+      if (receiver && outageMs > 0) {
+        // The agent's retries back off (up to 5 s): the first request taken after the outage starts the quiet count.
+        const deadline = performance.now() + 30_000;
+        while ((await receiverStat(receiver.child)).requests <= requestsBefore && performance.now() < deadline) await sleep(50);
+      }
       if (receiver) stat = await receiverSettled(receiver.child, agent.pid, 60_000);
       else size = await outputSettled(agent.outPath, 15_000);
+      const recoveredMs = performance.now() - recoveryStart;
       const settleMs = performance.now() - settleStart;
       const cpuAfter = processCpuUs(agent.pid);
       const receiverCpuAfter = receiver ? processCpuUs(receiver.child.pid!) : 0;
@@ -677,6 +695,8 @@ export async function runStorm(cfg: StormConfig, label: string, withAgent: boole
           decodeErrors: counted.decodeErrors,
           cpuUs: receiverCpuAfter - receiverCpuBefore,
           settleMs,
+          refused: stat!.refused,
+          ...(outageMs > 0 ? { recoveredMs } : {}),
         };
       } else {
         lines = await readAgentLines(agent.outPath, port, server.pid!, new Set(clients.map((c) => c.pid!)));

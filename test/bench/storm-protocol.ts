@@ -85,14 +85,22 @@ export interface ReceiverListening {
   kind: 'listening';
   port: number;
 }
+/** From now on, answer every trace request UNAVAILABLE for `ms` (a collector outage), keeping nothing. */
+export interface ReceiverOutage {
+  kind: 'outage';
+  ms: number;
+}
 /** What has arrived so far; cheap (nothing is decoded). */
 export interface ReceiverStatRequest {
   kind: 'stat';
 }
 export interface ReceiverStat {
   kind: 'stat';
+  /** Requests answered OK and kept. */
   requests: number;
   bytes: number;
+  /** Requests answered UNAVAILABLE during an outage (not kept). */
+  refused: number;
 }
 /** Decode everything received and classify the spans of one storm. */
 export interface ReceiverCountRequest {

@@ -4,7 +4,8 @@
  *
  *   node dist/test/bench/storm.js [--seconds N] [--pairs N] [--concurrency N]
  *        [--clients N] [--max-conns N] [--warmup N] [--port N] [--out FILE]
- *        [--only json|export] [--export-pairs N]
+ *        [--only json|export|outage] [--export-pairs N] [--export-conns N]
+ *        [--outage SEC]
  *
  * A warm-up storm, then `pairs` pairs of runs: the storm alone (baseline)
  * and the storm while the real agent (`node dist/src/cli.js -j`) traces the
@@ -12,7 +13,11 @@
  * sides alike. Then `export-pairs` pairs of export runs: the agent sends
  * spans over OTLP/gRPC to a receiver process, once through our direct
  * pipeline and once through the stock OpenTelemetry SDK
- * (test/bench/sdk-agent.ts), alternating too. `--only` runs one kind.
+ * (test/bench/sdk-agent.ts), alternating too: each a storm of `export-conns`
+ * connections (80,000 sessions by default). Then, unless `--outage 0`, one
+ * outage run: the direct pipeline with default settings while the receiver
+ * answers UNAVAILABLE for `outage` seconds from just before the storm.
+ * `--only` runs one kind.
  * Figures are compared within this one invocation only.
  *
  * Needs root (BPF, the kernel.bpf_stats_enabled sysctl, which is set to 1
@@ -33,19 +38,22 @@ const QUIET_BUSY_PCT = 10;
 const DEFAULT_OUT = path.join(REPO, 'test/bench/last-result.md');
 
 /**
- * The batching both export pipelines get (each reads OTEL_BSP_* itself).
- * Queue 8192: the ring reader hands the agent up to 4,096 sessions in one
- * synchronous call, so a queue of the default 2,048 drops by construction
- * under a storm on either pipeline; 8192 holds two such batches. Batch 512
- * is the default. Delay 200 ms instead of 5 s: under a storm full batches go
- * at once anyway; the delay only decides how long the tail waits.
+ * What each export pipeline gets beside the endpoint (each reads OTEL_BSP_*
+ * itself). direct: its defaults (a queue bounded by 64 MiB, 4 requests in
+ * flight, batches of 512), except the delay: 200 ms instead of 5 s, which
+ * under a storm only decides how long the tail waits (full batches go at
+ * once), and lets "the receiver went quiet" mean "every span arrived". sdk:
+ * the same, and a queue of 100,000 spans: its default 2,048 drops most of a
+ * storm (the ring reader hands over up to 4,096 sessions at once), and CPU
+ * per span is compared on spans that are all delivered.
  */
-const EXPORT_ENV: Record<string, string> = {
-  OTEL_BSP_MAX_QUEUE_SIZE: '8192',
-  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512',
-  OTEL_BSP_SCHEDULE_DELAY: '200',
-  // Spans only: the agent's counters-as-metrics export stays off (the receiver serves traces only).
-  OTEL_METRICS_EXPORTER: 'none',
+const EXPORT_ENV: Record<'direct' | 'sdk', Record<string, string>> = {
+  direct: {
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+    // Spans only: the agent's counters-as-metrics export stays off (the receiver serves traces only).
+    OTEL_METRICS_EXPORTER: 'none',
+  },
+  sdk: { OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_METRICS_EXPORTER: 'none', OTEL_BSP_MAX_QUEUE_SIZE: '100000' },
 };
 
 function numOption(name: string, value: string | undefined, def: number, min: number, max: number): number {
@@ -57,7 +65,9 @@ function numOption(name: string, value: string | undefined, def: number, min: nu
   return n;
 }
 
-function options(argv: string[]): BenchConfig & { out: string; only?: 'json' | 'export'; exportPairs: number } {
+function options(
+  argv: string[],
+): BenchConfig & { out: string; only?: 'json' | 'export' | 'outage'; exportPairs: number; exportConnections: number; outageSeconds: number } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -72,11 +82,13 @@ function options(argv: string[]): BenchConfig & { out: string; only?: 'json' | '
       out: { type: 'string' },
       only: { type: 'string' },
       'export-pairs': { type: 'string' },
+      'export-conns': { type: 'string' },
+      outage: { type: 'string' },
     },
     strict: true,
   });
-  if (values.only !== undefined && values.only !== 'json' && values.only !== 'export') {
-    throw new Error(`--only: ${JSON.stringify(values.only)} is not json or export`);
+  if (values.only !== undefined && values.only !== 'json' && values.only !== 'export' && values.only !== 'outage') {
+    throw new Error(`--only: ${JSON.stringify(values.only)} is not json, export or outage`);
   }
   return {
     seconds: numOption('seconds', values.seconds, 10, 1, 120),
@@ -88,8 +100,10 @@ function options(argv: string[]): BenchConfig & { out: string; only?: 'json' | '
     portBase: Math.trunc(numOption('port', values.port, 24100, 1024, 65000)),
     quietMaxWaitSeconds: numOption('quiet-wait', values['quiet-wait'], 180, 0, 3600),
     out: values.out ? path.resolve(values.out) : DEFAULT_OUT,
-    only: values.only as 'json' | 'export' | undefined,
+    only: values.only as 'json' | 'export' | 'outage' | undefined,
     exportPairs: Math.trunc(numOption('export-pairs', values['export-pairs'], 1, 1, 10)),
+    exportConnections: Math.trunc(numOption('export-conns', values['export-conns'], 40_000, 1, 5_000_000)),
+    outageSeconds: numOption('outage', values.outage, 20, 0, 600),
   };
 }
 
@@ -149,11 +163,11 @@ async function main(): Promise<void> {
   writeBpfStatsEnabled('1');
   log(`kernel.bpf_stats_enabled=1 (was ${statsBefore}); ${machine.nproc} CPUs, ${machine.kernel}, Node ${machine.node}`);
 
-  const storm = (seconds: number, port: number): StormConfig => ({
+  const storm = (seconds: number, port: number, maxConnections = cfg.maxConnections): StormConfig => ({
     seconds,
     clients: cfg.clients,
     concurrency: cfg.concurrency,
-    maxConnections: cfg.maxConnections,
+    maxConnections,
     port,
     backlog: 4096,
     drainTimeoutMs: 5000,
@@ -168,7 +182,7 @@ async function main(): Promise<void> {
     log(describe(w));
   }
   const runs: RunResult[] = [];
-  for (let p = 1; p <= (cfg.only === 'export' ? 0 : cfg.pairs); p++) {
+  for (let p = 1; p <= (cfg.only === 'export' || cfg.only === 'outage' ? 0 : cfg.pairs); p++) {
     const order = p % 2 === 1 ? [false, true] : [true, false];
     for (const withAgent of order) {
       const label = `pair ${p} ${withAgent ? 'agent' : 'baseline'}`;
@@ -179,13 +193,21 @@ async function main(): Promise<void> {
   }
 
   const exportRuns: RunResult[] = [];
-  for (let p = 1; p <= (cfg.only === 'json' ? 0 : cfg.exportPairs); p++) {
+  for (let p = 1; p <= (cfg.only === 'json' || cfg.only === 'outage' ? 0 : cfg.exportPairs); p++) {
     const order: Array<'direct' | 'sdk'> = p % 2 === 1 ? ['direct', 'sdk'] : ['sdk', 'direct'];
     for (const pipeline of order) {
-      const r = await runStorm(storm(cfg.seconds, port++), `export pair ${p} ${pipeline}`, true, { kind: 'export', pipeline, env: EXPORT_ENV });
+      const mode = { kind: 'export', pipeline, env: EXPORT_ENV[pipeline] } as const;
+      const r = await runStorm(storm(cfg.seconds, port++, cfg.exportConnections), `export pair ${p} ${pipeline}`, true, mode);
       exportRuns.push(r);
       log(describe(r));
     }
+  }
+  const outageRuns: RunResult[] = [];
+  if (cfg.outageSeconds > 0 && (cfg.only === undefined || cfg.only === 'outage')) {
+    const mode = { kind: 'export', pipeline: 'direct', env: EXPORT_ENV.direct, outageMs: cfg.outageSeconds * 1000 } as const;
+    const r = await runStorm(storm(cfg.seconds, port++, cfg.exportConnections), `outage ${cfg.outageSeconds} s direct`, true, mode);
+    outageRuns.push(r);
+    log(describe(r));
   }
 
   const report = renderReport({
@@ -194,6 +216,7 @@ async function main(): Promise<void> {
     sysctls,
     runs,
     exportRuns,
+    outageRuns,
     exportEnv: EXPORT_ENV,
     argv: process.argv.slice(2),
     tree: treeState(REPO),
